@@ -1,0 +1,255 @@
+import { parseDuration, type Duration } from './duration.js';
+import { ConfigError } from './errors.js';
+import { isStage, type Stage } from './stages.js';
+
+/** Severity of a check's findings; `'off'` silences the check. */
+export type Severity = 'error' | 'warning' | 'off';
+
+/** A quorum backend name. */
+export type QuorumBackendName = 'postgres' | 'redis' | 'memcached';
+
+/** The `zeroDowntime` option of a knexfile, as users write it. */
+export interface ZeroDowntimeOptions {
+  /** How migrations get their stage when the file does not declare one. */
+  stages?: {
+    /** Stage per migration file name, e.g. `{ '20250101_drop_legacy.js': 'post-deploy' }`. @default {} */
+    override?: Record<string, Stage>;
+    /** Stage of a migration whose SQL does not decide one. @default null (such a migration is an error) */
+    fallback?: Stage | null;
+  };
+  /** Lock and statement timeouts for migration statements; `false` turns them off. */
+  timeouts?:
+    | false
+    | {
+        /** `lock_timeout` for each statement. @default '5s' */
+        lock?: Duration | false;
+        /** `statement_timeout` for each statement (index builds and VALIDATE are exempt). @default '15min' */
+        statement?: Duration | false;
+        /** How many times a lock timeout is retried. @default 5 */
+        retries?: number;
+        /** First backoff delay; doubles each retry, with jitter. @default '1s' */
+        backoff?: Duration;
+        /** Longest backoff delay. @default '30s' */
+        maxBackoff?: Duration;
+      };
+  /** How several deployers agree on who applies the plan (`--quorum N`). */
+  quorum?: {
+    /** @default 'postgres' */
+    backend?: QuorumBackendName;
+    /** Connection URL of a Redis or Memcached backend; the PostgreSQL backend uses the knexfile's connection. */
+    url?: string;
+    /** How long to wait for the other deployers. @default '30min' */
+    timeout?: Duration;
+    /** How long the applier's lease lasts without renewal before waiters give up on it. @default '15s' */
+    lease?: Duration;
+  };
+  /** Severity per check id (e.g. `'create-index-blocking'`), or `unsafe` for every unsafe-operation check. */
+  checks?: Record<string, Severity>;
+  /** Keep extension type parsers right across PostgreSQL upgrades (see `withHotUpgrade`). @default false */
+  hotUpgrade?: boolean | { maxStaleness?: Duration };
+}
+
+/** Validated, fully defaulted, frozen settings. */
+export interface Settings {
+  readonly stages: { readonly override: Readonly<Record<string, Stage>>; readonly fallback: Stage | null };
+  readonly timeouts: {
+    /** Milliseconds, or `null` when off. */
+    readonly lock: number | null;
+    /** Milliseconds, or `null` when off. */
+    readonly statement: number | null;
+    readonly retries: number;
+    readonly backoff: number;
+    readonly maxBackoff: number;
+  };
+  readonly quorum: {
+    readonly backend: QuorumBackendName;
+    readonly url: string | null;
+    readonly timeout: number;
+    readonly lease: number;
+  };
+  readonly checks: Readonly<Record<string, Severity>>;
+  readonly hotUpgrade: { readonly enabled: boolean; readonly maxStaleness: number };
+}
+
+/** @default '5s' */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
+/** @default '15min' */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 15 * 60_000;
+/** @default 5 */
+export const DEFAULT_RETRIES = 5;
+/** @default '1s' */
+export const DEFAULT_BACKOFF_MS = 1_000;
+/** @default '30s' */
+export const DEFAULT_MAX_BACKOFF_MS = 30_000;
+/** @default '30min' */
+export const DEFAULT_QUORUM_TIMEOUT_MS = 30 * 60_000;
+/** @default '15s' */
+export const DEFAULT_QUORUM_LEASE_MS = 15_000;
+/** @default '30s' */
+export const DEFAULT_HOT_UPGRADE_MAX_STALENESS_MS = 30_000;
+
+const SEVERITIES: readonly Severity[] = ['error', 'warning', 'off'];
+const BACKENDS: readonly QuorumBackendName[] = ['postgres', 'redis', 'memcached'];
+const OPTION = 'zeroDowntime';
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function objectOption(value: unknown, option: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) {
+    throw new ConfigError(`${option} must be an object; got ${describe(value)}.`, { details: { option } });
+  }
+  return value;
+}
+
+function rejectUnknownKeys(value: Record<string, unknown>, known: readonly string[], option: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new ConfigError(
+        `${option}.${key} is not an option of knex-zero-downtime; the options are: ${known.join(', ')}.`,
+        { details: { option: `${option}.${key}` } },
+      );
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function stageOption(value: unknown, option: string): Stage {
+  if (isStage(value)) return value;
+  throw new ConfigError(`${option} must be 'pre-deploy' or 'post-deploy'; got ${describe(value)}.`, {
+    details: { option, value },
+  });
+}
+
+function optionalDuration(value: unknown, fallback: number | null, option: string): number | null {
+  if (value === undefined) return fallback;
+  if (value === false || value === null) return null;
+  const ms = parseDuration(value, option);
+  return ms === 0 ? null : ms;
+}
+
+function integerOption(value: unknown, fallback: number, option: string, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min) return value;
+  throw new ConfigError(`${option} must be a whole number of at least ${min}; got ${describe(value)}.`, {
+    details: { option, value },
+  });
+}
+
+/**
+ * Parses the untrusted `zeroDowntime` knexfile option into frozen, fully defaulted settings.
+ * Throws a {@link ConfigError} naming the option at the first invalid value.
+ */
+export function parseSettings(raw: unknown): Settings {
+  const root = objectOption(raw, OPTION);
+  rejectUnknownKeys(root, ['stages', 'timeouts', 'quorum', 'checks', 'hotUpgrade'], OPTION);
+
+  const stagesRaw = objectOption(root.stages, `${OPTION}.stages`);
+  rejectUnknownKeys(stagesRaw, ['override', 'fallback'], `${OPTION}.stages`);
+  const overrideRaw = objectOption(stagesRaw.override, `${OPTION}.stages.override`);
+  const override: Record<string, Stage> = {};
+  for (const [name, stage] of Object.entries(overrideRaw)) {
+    override[name] = stageOption(stage, `${OPTION}.stages.override[${JSON.stringify(name)}]`);
+  }
+  const fallback =
+    stagesRaw.fallback === undefined || stagesRaw.fallback === null
+      ? null
+      : stageOption(stagesRaw.fallback, `${OPTION}.stages.fallback`);
+
+  let timeouts: Settings['timeouts'];
+  if (root.timeouts === false) {
+    timeouts = { lock: null, statement: null, retries: 0, backoff: DEFAULT_BACKOFF_MS, maxBackoff: DEFAULT_MAX_BACKOFF_MS };
+  } else {
+    const t = objectOption(root.timeouts, `${OPTION}.timeouts`);
+    rejectUnknownKeys(t, ['lock', 'statement', 'retries', 'backoff', 'maxBackoff'], `${OPTION}.timeouts`);
+    const backoff = t.backoff === undefined ? DEFAULT_BACKOFF_MS : parseDuration(t.backoff, `${OPTION}.timeouts.backoff`);
+    const maxBackoff =
+      t.maxBackoff === undefined ? DEFAULT_MAX_BACKOFF_MS : parseDuration(t.maxBackoff, `${OPTION}.timeouts.maxBackoff`);
+    if (maxBackoff < backoff) {
+      throw new ConfigError(
+        `${OPTION}.timeouts.maxBackoff (${maxBackoff}ms) must not be shorter than ${OPTION}.timeouts.backoff (${backoff}ms).`,
+        { details: { option: `${OPTION}.timeouts.maxBackoff` } },
+      );
+    }
+    timeouts = {
+      lock: optionalDuration(t.lock, DEFAULT_LOCK_TIMEOUT_MS, `${OPTION}.timeouts.lock`),
+      statement: optionalDuration(t.statement, DEFAULT_STATEMENT_TIMEOUT_MS, `${OPTION}.timeouts.statement`),
+      retries: integerOption(t.retries, DEFAULT_RETRIES, `${OPTION}.timeouts.retries`, 0),
+      backoff,
+      maxBackoff,
+    };
+  }
+
+  const q = objectOption(root.quorum, `${OPTION}.quorum`);
+  rejectUnknownKeys(q, ['backend', 'url', 'timeout', 'lease'], `${OPTION}.quorum`);
+  const backend = q.backend === undefined ? 'postgres' : q.backend;
+  if (!BACKENDS.includes(backend as QuorumBackendName)) {
+    throw new ConfigError(
+      `${OPTION}.quorum.backend must be one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}; got ${describe(backend)}.`,
+      { details: { option: `${OPTION}.quorum.backend` } },
+    );
+  }
+  if (q.url !== undefined && (typeof q.url !== 'string' || q.url.trim() === '')) {
+    throw new ConfigError(`${OPTION}.quorum.url must be a non-empty string; got ${describe(q.url)}.`, {
+      details: { option: `${OPTION}.quorum.url` },
+    });
+  }
+  if (backend !== 'postgres' && q.url === undefined) {
+    throw new ConfigError(
+      `${OPTION}.quorum.url is required for the '${String(backend)}' backend (e.g. ${backend === 'redis' ? "'redis://127.0.0.1:6379'" : "'127.0.0.1:11211'"}).`,
+      { details: { option: `${OPTION}.quorum.url` } },
+    );
+  }
+  const quorum: Settings['quorum'] = {
+    backend: backend as QuorumBackendName,
+    url: (q.url as string | undefined) ?? null,
+    timeout: q.timeout === undefined ? DEFAULT_QUORUM_TIMEOUT_MS : parseDuration(q.timeout, `${OPTION}.quorum.timeout`),
+    lease: q.lease === undefined ? DEFAULT_QUORUM_LEASE_MS : parseDuration(q.lease, `${OPTION}.quorum.lease`),
+  };
+
+  const checksRaw = objectOption(root.checks, `${OPTION}.checks`);
+  const checks: Record<string, Severity> = {};
+  for (const [id, severity] of Object.entries(checksRaw)) {
+    if (!SEVERITIES.includes(severity as Severity)) {
+      throw new ConfigError(
+        `${OPTION}.checks[${JSON.stringify(id)}] must be 'error', 'warning' or 'off'; got ${describe(severity)}.`,
+        { details: { option: `${OPTION}.checks.${id}` } },
+      );
+    }
+    checks[id] = severity as Severity;
+  }
+
+  let hotUpgrade: Settings['hotUpgrade'];
+  if (root.hotUpgrade === undefined || typeof root.hotUpgrade === 'boolean') {
+    hotUpgrade = { enabled: root.hotUpgrade === true, maxStaleness: DEFAULT_HOT_UPGRADE_MAX_STALENESS_MS };
+  } else {
+    const h = objectOption(root.hotUpgrade, `${OPTION}.hotUpgrade`);
+    rejectUnknownKeys(h, ['maxStaleness'], `${OPTION}.hotUpgrade`);
+    hotUpgrade = {
+      enabled: true,
+      maxStaleness:
+        h.maxStaleness === undefined
+          ? DEFAULT_HOT_UPGRADE_MAX_STALENESS_MS
+          : parseDuration(h.maxStaleness, `${OPTION}.hotUpgrade.maxStaleness`),
+    };
+  }
+
+  return deepFreeze({ stages: { override, fallback }, timeouts, quorum, checks, hotUpgrade });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,84 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Knex } from 'knex';
+import type { Stage } from '../stages.js';
+
+/**
+ * How a step relates to transactions:
+ * - `'inherit'`: runs wherever the migration runs (inside its transaction when it has one);
+ * - `'none'`: must run outside any transaction block (e.g. `CREATE INDEX CONCURRENTLY`);
+ * - `'own'`: runs in a transaction of its own, committed before the next step (e.g. `VALIDATE CONSTRAINT`).
+ */
+export type StepTransaction = 'inherit' | 'none' | 'own';
+
+/** One statement of an operation's plan. */
+export interface PlanStep {
+  readonly sql: string;
+  readonly bindings?: readonly unknown[];
+  readonly transaction: StepTransaction;
+  /** False for steps that only hold weak locks for a long time (index builds, VALIDATE): no statement timeout. @default true */
+  readonly statementTimeout?: boolean;
+  /** Why the step is there, shown by `migrate:plan`. */
+  readonly description?: string;
+}
+
+/** What a safe operation will do, as data: printed by `migrate:plan`, compared by tests, then executed. */
+export interface OperationPlan {
+  /** The operation's exported name, e.g. `'addIndexConcurrently'`. */
+  readonly operation: string;
+  readonly stage: Stage;
+  /** Empty when the catalog shows the work is already done (the operation is idempotent). */
+  readonly steps: readonly PlanStep[];
+  /** How to undo it, as the operation call to paste into `down`. */
+  readonly reverse?: string;
+}
+
+/** Receives what a migration would run, instead of running it (see `analyzeMigration`). */
+export interface CaptureRecorder {
+  /** Records an operation's plan; the operation must not execute anything itself. */
+  recordPlan(plan: OperationPlan): void;
+}
+
+const captureStorage = new AsyncLocalStorage<CaptureRecorder>();
+
+/** Runs `fn` with `recorder` receiving every operation plan built inside it. @internal */
+export function withCaptureRecorder<T>(recorder: CaptureRecorder, fn: () => Promise<T>): Promise<T> {
+  return captureStorage.run(recorder, fn);
+}
+
+/** The recorder of the analysis in progress, if any. @internal */
+export function activeCaptureRecorder(): CaptureRecorder | undefined {
+  return captureStorage.getStore();
+}
+
+/** Executes one step; replaced by the runner to add timeouts and retries. @internal */
+export type StepExecutor = (knex: Knex, step: PlanStep, plan: OperationPlan) => Promise<void>;
+
+let stepExecutor: StepExecutor = async (knex, step) => {
+  if (step.transaction === 'own') {
+    await knex.transaction(async (trx) => {
+      await trx.raw(step.sql, (step.bindings ?? []) as Knex.RawBinding[]);
+    });
+  } else {
+    await knex.raw(step.sql, (step.bindings ?? []) as Knex.RawBinding[]);
+  }
+};
+
+/** Installs the function that executes plan steps (the runner does, with timeouts and retries). @internal */
+export function setStepExecutor(executor: StepExecutor): void {
+  stepExecutor = executor;
+}
+
+/**
+ * Records the plan when a migration is being analysed, executes it otherwise.
+ * Every safe operation ends with this call.
+ */
+export async function executePlan(knex: Knex, plan: OperationPlan): Promise<void> {
+  const recorder = activeCaptureRecorder();
+  if (recorder) {
+    recorder.recordPlan(plan);
+    return;
+  }
+  for (const step of plan.steps) {
+    await stepExecutor(knex, step, plan);
+  }
+}
