@@ -1,0 +1,57 @@
+import type { Stage, StageSource } from '../stages.js';
+import type { Finding, StatementAnalysis } from './types.js';
+import type { StepTransaction } from '../operations/plan.js';
+
+/** Which way a migration is being run. */
+export type Direction = 'up' | 'down';
+
+/** A statement that a migration would send, captured without running it. */
+export interface CapturedStatement {
+  /** The SQL with its bindings inlined, as it would reach the server. */
+  readonly sql: string;
+  /** Where it came from: knex's builders and `knex.raw`, or a safe operation's plan. */
+  readonly source: 'knex' | 'operation';
+  /** The safe operation that planned it, with the stage it declares. */
+  readonly operation?: { readonly name: string; readonly stage: Stage };
+  /** How the statement relates to transactions (`'inherit'` for plain knex statements). */
+  readonly stepTransaction: StepTransaction;
+  /** False for operation steps that only hold weak locks a long time (no statement timeout). */
+  readonly statementTimeout: boolean;
+  /** True when the migration itself opened a transaction (`knex.transaction(...)`) around it. */
+  readonly inExplicitTransaction: boolean;
+  readonly analysis: StatementAnalysis;
+}
+
+/** Everything analysis learned about one migration in one direction. */
+export interface MigrationReport {
+  /** The migration's name as knex records it in `knex_migrations`. */
+  readonly name: string;
+  /** Absolute path of the file, when the migration comes from a directory. */
+  readonly file: string | null;
+  readonly direction: Direction;
+  /** The raw `config.stage` value of the file (possibly invalid), `undefined` when absent. */
+  readonly declaredStage: unknown;
+  /** The resolved stage of this direction (inverted for `down`), `null` when ambiguous. */
+  readonly stage: Stage | null;
+  readonly stageSource: StageSource | null;
+  /** Why the stage is `null`: the statements mix stages, or none decides one. */
+  readonly ambiguity: 'mixed' | 'undetermined' | null;
+  /** True when knex will run this migration inside a transaction. */
+  readonly transaction: boolean;
+  /** True when the file's config set `transaction` explicitly (to true or false). */
+  readonly transactionDeclared: boolean;
+  readonly hasDown: boolean;
+  /** Check ids the file opts out of: `export const config = { allowUnsafe: ['create-index-blocking'] }`. */
+  readonly allowUnsafe: readonly string[];
+  readonly statements: readonly CapturedStatement[];
+  /** Set when the file could not be loaded or its function threw during analysis. */
+  readonly error: Error | null;
+}
+
+/** A finding tied to a migration (and a statement), as `check` prints it. */
+export interface CheckFinding extends Finding {
+  /** The migration it is about, or `null` for a finding about the whole set. */
+  readonly migration: string | null;
+  /** The statement it is about, if any. */
+  readonly statement?: string;
+}
