@@ -34,3 +34,14 @@ export type {
 } from './analysis/types.js';
 export { executePlan } from './operations/plan.js';
 export type { OperationPlan, PlanStep, StepTransaction } from './operations/plan.js';
+export { withHotUpgrade } from './hot-upgrade/with-hot-upgrade.js';
+export type { HotUpgradeOptions, HotUpgradeConfig } from './hot-upgrade/with-hot-upgrade.js';
+export { TypeRegistry } from './hot-upgrade/type-registry.js';
+export type { TypeRegistryOptions, TypeRegistryEvents, ServerChangeEvent } from './hot-upgrade/type-registry.js';
+export { hstoreType, citextType, BUILTIN_TYPES } from './hot-upgrade/type-definition.js';
+export type { TypeDefinition, TypeParser } from './hot-upgrade/type-definition.js';
+export type { ServerTypes, ResolvedType, MovedType } from './hot-upgrade/server-types.js';
+export { parseHstore } from './hot-upgrade/hstore.js';
+export type { Hstore } from './hot-upgrade/hstore.js';
+export { parsePgArray } from './hot-upgrade/pg-array.js';
+export type { PgArray } from './hot-upgrade/pg-array.js';
