@@ -2,8 +2,10 @@
  * knex-zero-downtime: zero-downtime migrations for Knex.js on PostgreSQL.
  * Explicit named exports only.
  */
+import './augment.js';
 export { parseSettings } from './config.js';
 export type { ZeroDowntimeOptions, Settings, Severity, QuorumBackendName } from './config.js';
+export type { MigrationConfig } from './augment.js';
 export { STAGES, isStage, invertStage, resolveStage, inferStage } from './stages.js';
 export type { Stage, StageSource, StageResolution, InferredStages } from './stages.js';
 export type { Duration } from './duration.js';

@@ -1,0 +1,51 @@
+import type { Command } from '../command.js';
+import { EXIT } from '../command.js';
+import { withProject } from '../context.js';
+import { PROJECT_FLAGS, QUORUM_FLAGS, TIMEOUT_FLAGS, integerFlag, timeoutOverrides } from '../flags.js';
+import { palette } from '../output.js';
+import { applyWithQuorum, quorumOverrides } from '../quorum.js';
+
+/** `knex-zd migrate:latest [--pre-deploy] [--quorum N]`: apply pending migrations of the stage. */
+export const migrateLatestCommand: Command = {
+  name: 'migrate:latest',
+  summary: 'Apply pending migrations: --pre-deploy before the roll-out, without it after.',
+  help: `Usage: knex-zd migrate:latest [--pre-deploy] [--quorum N [--quorum-timeout SECONDS]] [--json]
+
+  --pre-deploy               apply only pending pre-deploy migrations (before the roll-out);
+                             without it, apply everything pending in file order (after it)
+  --lock-timeout DURATION    lock_timeout per statement, e.g. 2s (default from the knexfile, 5s)
+  --statement-timeout DUR    statement_timeout per statement (default 15min; 'off' to disable)
+  --retries N                retries after a lock timeout (default 5)
+  --quorum N                 N deployers run this command; the plan is applied once, by the last to arrive
+  --quorum-timeout SECONDS   how long to wait for the others (default 1800)
+  --quorum-backend NAME      postgres (default), redis or memcached
+  --quorum-url URL           the Redis or Memcached URL
+  --json                     machine-readable result
+Runs the checks first and refuses to start on an error, before touching the database.`,
+  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...QUORUM_FLAGS, 'pre-deploy': { type: 'boolean' }, json: { type: 'boolean' } },
+  async run({ values }, output) {
+    const size = integerFlag(values, 'quorum', 1) ?? 1;
+    const overrides = { ...timeoutOverrides(values), ...quorumOverrides(values) };
+    return withProject(values as never, overrides, async (project) => {
+      const preDeploy = values['pre-deploy'] === true;
+      const c = palette(output.color);
+      const plan = await project.migrator.planLatest({ preDeploy });
+      const apply = () => project.migrator.latest({ preDeploy });
+      const [batch, log] = await applyWithQuorum(project, plan, size, apply, output);
+      if (values.json) {
+        output.out(JSON.stringify({ batch, migrations: log, skipped: plan.skipped.map((m) => m.name) }, null, 2));
+        return EXIT.ok;
+      }
+      const stage = preDeploy ? 'pre-deploy ' : '';
+      if (log.length === 0) output.out(c.green(`Already up to date: no pending ${stage}migrations.`));
+      else {
+        output.out(c.green(`Batch ${batch} applied ${log.length} ${stage}migration${log.length === 1 ? '' : 's'}:`));
+        for (const name of log) output.out(`  ${name}`);
+      }
+      if (plan.skipped.length > 0) {
+        output.out(c.dim(`${plan.skipped.length} post-deploy migration${plan.skipped.length === 1 ? '' : 's'} left for after the roll-out (knex-zd migrate:latest).`));
+      }
+      return EXIT.ok;
+    });
+  },
+};

@@ -1,0 +1,37 @@
+import type { Command } from '../command.js';
+import { EXIT } from '../command.js';
+import { withProject } from '../context.js';
+import { PROJECT_FLAGS, TIMEOUT_FLAGS, timeoutOverrides, type ParsedFlags } from '../flags.js';
+import type { Output } from '../output.js';
+import { palette } from '../output.js';
+
+async function step(direction: 'up' | 'down', { values, positionals }: ParsedFlags, output: Output): Promise<number> {
+  const name = positionals[0];
+  return withProject(values as never, timeoutOverrides(values), async ({ migrator }) => {
+    const config = name ? { name } : {};
+    const [, log] = direction === 'up' ? await migrator.up(config) : await migrator.down(config);
+    const c = palette(output.color);
+    if (values.json) output.out(JSON.stringify({ migrations: log }, null, 2));
+    else if (log.length === 0) output.out(c.green(direction === 'up' ? 'Already up to date.' : 'Nothing to roll back.'));
+    else output.out(c.green(`${direction === 'up' ? 'Ran' : 'Reverted'}: ${log.join(', ')}`));
+    return EXIT.ok;
+  });
+}
+
+/** `knex-zd migrate:up [NAME]`: apply the next (or the named) pending migration. */
+export const migrateUpCommand: Command = {
+  name: 'migrate:up',
+  summary: 'Apply the next pending migration, or the one named.',
+  help: 'Usage: knex-zd migrate:up [NAME] [--json]',
+  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, json: { type: 'boolean' } },
+  run: (flags, output) => step('up', flags, output),
+};
+
+/** `knex-zd migrate:down [NAME]`: revert the last (or the named) completed migration. */
+export const migrateDownCommand: Command = {
+  name: 'migrate:down',
+  summary: 'Revert the last completed migration, or the one named.',
+  help: 'Usage: knex-zd migrate:down [NAME] [--json]',
+  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, json: { type: 'boolean' } },
+  run: (flags, output) => step('down', flags, output),
+};

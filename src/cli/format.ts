@@ -1,0 +1,142 @@
+import type { CheckFinding, MigrationReport } from '../analysis/migration-types.js';
+import type { MigrationPlan, MigrationStatus } from '../migrator/staged-migrator.js';
+import { palette, table } from './output.js';
+
+type Palette = ReturnType<typeof palette>;
+
+function stageLabel(m: { stage: string | null; stageSource: string | null }, c: Palette): string {
+  if (!m.stage) return c.red('ambiguous');
+  const stage = m.stage === 'pre-deploy' ? c.cyan(m.stage) : c.magenta(m.stage);
+  return `${stage} ${c.dim(`(${m.stageSource ?? '?'})`)}`;
+}
+
+function flags(s: MigrationReport['statements'][number]): string {
+  const parts: string[] = [];
+  if (s.analysis.rewrites) parts.push('rewrites table');
+  if (s.analysis.scans) parts.push('scans table');
+  if (!s.analysis.transactional || s.stepTransaction === 'none') parts.push('outside transaction');
+  if (s.stepTransaction === 'own') parts.push('own transaction');
+  if (!s.analysis.classified) parts.push('UNCLASSIFIED');
+  return parts.join(', ');
+}
+
+/** The human form of one analysed migration: its stage, then each statement with its lock. */
+export function formatMigration(m: MigrationReport, c: Palette): string {
+  const mode = m.transaction ? 'in a transaction' : 'outside a transaction';
+  const lines = [`${c.bold(m.name)}  ${stageLabel(m, c)}  ${c.dim(mode)}`];
+  if (m.error) lines.push(`  ${c.red(`could not be analysed: ${m.error.message}`)}`);
+  if (m.statements.length === 0 && !m.error) lines.push(c.dim('  (no statements)'));
+  m.statements.forEach((s, i) => {
+    const lock = s.analysis.lock ? `${s.analysis.lock} on ${s.analysis.relation}` : 'no table lock';
+    const lockColored = s.analysis.lock === 'ACCESS EXCLUSIVE' ? c.yellow(lock) : lock;
+    const via = s.operation ? c.dim(` via ${s.operation.name}`) : '';
+    const extra = flags(s);
+    lines.push(`  ${i + 1}. ${s.analysis.summary}  ${lockColored}${extra ? `  ${c.yellow(extra)}` : ''}${via}`);
+    lines.push(`     ${c.dim(s.sql.replace(/\s*\n\s*/g, ' '))}`);
+  });
+  return lines.join('\n');
+}
+
+/** One finding, strong_migrations style: what, why, then the safe way to paste. */
+export function formatFinding(f: CheckFinding, c: Palette): string {
+  const level = f.severity === 'error' ? c.red('error') : f.severity === 'warning' ? c.yellow('warning') : c.dim(f.severity);
+  const lines = [`${level} ${c.bold(`[${f.code}]`)} ${f.migration ?? ''}`, `  ${f.message}`];
+  if (f.statement) lines.push(c.dim(`  statement: ${f.statement.replace(/\s*\n\s*/g, ' ')}`));
+  if (f.hint) lines.push(`  ${c.green('safe alternative:')}`, ...f.hint.split('\n').map((l) => `    ${l}`));
+  return lines.join('\n');
+}
+
+/** A summary line of findings, e.g. `2 errors, 1 warning`. */
+export function findingsSummary(findings: readonly CheckFinding[], c: Palette): string {
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  const warnings = findings.filter((f) => f.severity === 'warning').length;
+  if (errors + warnings === 0) return c.green('No problems found.');
+  const parts = [];
+  if (errors) parts.push(c.red(`${errors} error${errors === 1 ? '' : 's'}`));
+  if (warnings) parts.push(c.yellow(`${warnings} warning${warnings === 1 ? '' : 's'}`));
+  return parts.join(', ');
+}
+
+/** The human form of a plan. */
+export function formatPlan(plan: MigrationPlan, c: Palette): string {
+  const what = plan.direction === 'up' ? 'apply' : 'revert';
+  const scope = plan.stage ? `${plan.stage} ` : '';
+  const out: string[] = [];
+  out.push(
+    c.bold(
+      plan.migrations.length === 0
+        ? `Nothing to ${what}${plan.stage ? ` in the ${plan.stage} stage` : ''}.`
+        : `${plan.migrations.length} ${scope}migration${plan.migrations.length === 1 ? '' : 's'} to ${what}:`,
+    ),
+  );
+  for (const m of plan.migrations) out.push('', formatMigration(m, c));
+  if (plan.skipped.length > 0) {
+    out.push('', c.dim(`Left for the post-deploy step (knex-zd migrate:${plan.direction === 'up' ? 'latest' : 'rollback'}):`));
+    for (const m of plan.skipped) out.push(c.dim(`  ${m.name}  ${m.stage}`));
+  }
+  for (const conflict of plan.conflicts) {
+    out.push('', c.red(`stage order: ${conflict.migration} depends on the skipped ${conflict.dependsOn} (both change ${conflict.object})`));
+  }
+  if (plan.checks.findings.length > 0) {
+    out.push('');
+    for (const f of plan.checks.findings) out.push(formatFinding(f, c), '');
+    out.push(findingsSummary(plan.checks.findings, c));
+  }
+  return out.join('\n');
+}
+
+/** The JSON form of an analysed migration. */
+export function migrationJson(m: MigrationReport) {
+  return {
+    name: m.name,
+    file: m.file,
+    direction: m.direction,
+    stage: m.stage,
+    stageSource: m.stageSource,
+    transaction: m.transaction,
+    error: m.error ? m.error.message : null,
+    statements: m.statements.map((s) => ({
+      sql: s.sql,
+      summary: s.analysis.summary,
+      kind: s.analysis.kind,
+      stage: s.analysis.stage,
+      operation: s.operation ?? null,
+      transaction: s.stepTransaction,
+      lock: s.analysis.lock,
+      relation: s.analysis.relation,
+      locks: s.analysis.locks,
+      rewrites: s.analysis.rewrites,
+      scans: s.analysis.scans,
+      transactional: s.analysis.transactional,
+      classified: s.analysis.classified,
+      findings: s.analysis.findings,
+    })),
+  };
+}
+
+/** The JSON form of a plan. */
+export function planJson(plan: MigrationPlan) {
+  return {
+    direction: plan.direction,
+    stage: plan.stage,
+    migrations: plan.migrations.map(migrationJson),
+    skipped: plan.skipped.map((m) => ({ name: m.name, stage: m.stage, stageSource: m.stageSource })),
+    conflicts: plan.conflicts,
+    findings: plan.checks.findings,
+    errors: plan.checks.errors,
+    warnings: plan.checks.warnings,
+  };
+}
+
+/** The status table: each migration with its state, batch and stage. */
+export function formatStatus(rows: readonly MigrationStatus[], c: Palette): string {
+  if (rows.length === 0) return 'No migrations.';
+  const body = rows.map((r) => [
+    r.name,
+    r.state === 'completed' ? c.green('completed') : c.yellow('pending'),
+    r.batch === null ? '' : String(r.batch),
+    stageLabel(r, c),
+  ]);
+  const pending = rows.filter((r) => r.state === 'pending').length;
+  return `${table(['Migration', 'State', 'Batch', 'Stage'], body)}\n\n${rows.length - pending} completed, ${pending} pending.`;
+}
