@@ -19,6 +19,11 @@ export interface PlanStep {
   readonly statementTimeout?: boolean;
   /** Why the step is there, shown by `migrate:plan`. */
   readonly description?: string;
+  /**
+   * SQL run before the step is retried after a lock timeout, e.g. dropping the INVALID index
+   * that a `CREATE INDEX CONCURRENTLY` which timed out while waiting leaves behind.
+   */
+  readonly cleanupBeforeRetry?: string;
 }
 
 /** What a safe operation will do, as data: printed by `migrate:plan`, compared by tests, then executed. */
@@ -50,17 +55,14 @@ export function activeCaptureRecorder(): CaptureRecorder | undefined {
   return captureStorage.getStore();
 }
 
-/** Executes one step; replaced by the runner to add timeouts and retries. @internal */
-export type StepExecutor = (knex: Knex, step: PlanStep, plan: OperationPlan) => Promise<void>;
+/** Executes one step and resolves to the driver's result; replaced by the runner to add timeouts and retries. @internal */
+export type StepExecutor = (knex: Knex, step: PlanStep, plan: OperationPlan) => Promise<unknown>;
 
 let stepExecutor: StepExecutor = async (knex, step) => {
   if (step.transaction === 'own') {
-    await knex.transaction(async (trx) => {
-      await trx.raw(step.sql, (step.bindings ?? []) as Knex.RawBinding[]);
-    });
-  } else {
-    await knex.raw(step.sql, (step.bindings ?? []) as Knex.RawBinding[]);
+    return knex.transaction(async (trx) => trx.raw(step.sql, (step.bindings ?? []) as Knex.RawBinding[]));
   }
+  return knex.raw(step.sql, (step.bindings ?? []) as Knex.RawBinding[]);
 };
 
 /** Installs the function that executes plan steps (the runner does, with timeouts and retries). @internal */
@@ -81,4 +83,13 @@ export async function executePlan(knex: Knex, plan: OperationPlan): Promise<void
   for (const step of plan.steps) {
     await stepExecutor(knex, step, plan);
   }
+}
+
+/**
+ * Executes one step of a plan outside analysis and returns the driver's result (used by
+ * operations that loop, such as `backfill`, whose next step depends on the last one's rows).
+ * @internal
+ */
+export async function executeStep(knex: Knex, step: PlanStep, plan: OperationPlan): Promise<unknown> {
+  return stepExecutor(knex, step, plan);
 }

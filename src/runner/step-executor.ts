@@ -1,0 +1,73 @@
+import type { Knex } from 'knex';
+import { MigrationError } from '../errors.js';
+import { setStepExecutor, type OperationPlan, type PlanStep, type StepExecutor } from '../operations/plan.js';
+import { runnerContextFor } from './context.js';
+import { retryOnLockTimeout } from './retry.js';
+import { timeoutValues } from './timeout-sql.js';
+import { isTransaction, withStatementScope, withTimeouts } from './timeouts-client.js';
+
+function bindingsOf(step: PlanStep): Knex.RawBinding[] {
+  return (step.bindings ?? []) as Knex.RawBinding[];
+}
+
+async function inTransaction(trx: Knex.Transaction, step: PlanStep, plan: OperationPlan): Promise<unknown> {
+  if (step.transaction === 'none') {
+    throw new MigrationError(
+      `${plan.operation} runs a statement that PostgreSQL refuses inside a transaction block:\n  ${step.sql}\n` +
+        'Run the migration without a transaction (knex-zd does this by itself for migrations whose operations need it), or in a hand-written migration:\n' +
+        '  export const config = { transaction: false };',
+      { details: { operation: plan.operation, statement: step.sql } },
+    );
+  }
+  const context = runnerContextFor(trx);
+  const values = timeoutValues(context.settings.timeouts, step.statementTimeout !== false);
+  if (step.statementTimeout === false) {
+    // Inside the migration's transaction the timeouts are SET LOCAL already; only the
+    // exemption of long, weakly locking steps changes, and is put back afterwards.
+    const previous = await trx.raw<{ rows: { previous: string }[] }>(
+      "SELECT current_setting('statement_timeout') AS previous, set_config('statement_timeout', ?, true)",
+      [values.statement ?? '0'],
+    );
+    const result = await trx.raw(step.sql, bindingsOf(step));
+    await trx.raw("SELECT set_config('statement_timeout', ?, true)", [previous.rows[0]!.previous]);
+    return result;
+  }
+  return trx.raw(step.sql, bindingsOf(step));
+}
+
+/** The runner's step executor: timeouts on every step, lock-timeout retries where they are safe. */
+export const runnerStepExecutor: StepExecutor = async (knex, step, plan) => {
+  if (isTransaction(knex)) {
+    return inTransaction(knex as Knex.Transaction, step, plan);
+  }
+  const context = runnerContextFor(knex);
+  const timed = withTimeouts(knex, context);
+  const statementTimeout = step.statementTimeout !== false;
+  if (step.transaction === 'own') {
+    // A step of its own transaction is retried whole: once its statement failed the
+    // transaction is aborted, and the locks it held are gone with the rollback.
+    return retryOnLockTimeout(
+      async (attempt) =>
+        timed.transaction(async (trx) =>
+          withStatementScope(
+            { statementTimeout, retry: false, onBackend: (client, pid) => attempt.watch(client, pid) },
+            async () => trx.raw(step.sql, bindingsOf(step)),
+          ),
+        ),
+      { context, scope: 'transaction', statement: () => step.sql },
+    );
+  }
+  return withStatementScope(
+    { statementTimeout, retry: true, ...(step.cleanupBeforeRetry ? { cleanupBeforeRetry: step.cleanupBeforeRetry } : {}) },
+    async () => timed.raw(step.sql, bindingsOf(step)),
+  );
+};
+
+let installed = false;
+
+/** Makes plan steps run through the runner (idempotent; called by every operation and by `wrapMigration`). */
+export function installRunner(): void {
+  if (installed) return;
+  installed = true;
+  setStepExecutor(runnerStepExecutor);
+}
