@@ -242,8 +242,9 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
     }
 
     private async loadPending(): Promise<Loaded[]> {
-      const [, pending] = await super.list();
-      return this.load(pending);
+      // Not knex's list(): it creates the migrations tables, and planning must write nothing.
+      const completed = new Set((await this.completedRows()).map((r) => r.name));
+      return this.load((await this.allInfos()).filter((info) => !completed.has(this.source.getMigrationName(info))));
     }
 
     private async loadByName(names: readonly string[]): Promise<Loaded[]> {

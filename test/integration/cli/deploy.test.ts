@@ -191,10 +191,10 @@ test('every migrate command refuses an ambiguous migration before touching the d
   const { db, project } = await setup({
     'migrations/20250101000000_mixed.js': `
 exports.up = async (knex) => {
-  await knex.schema.createTable('a', (t) => { t.increments('id'); t.string('old'); });
-  await knex.schema.alterTable('a', (t) => { t.dropColumn('old'); });
+  await knex.schema.alterTable('accounts', (t) => { t.string('email'); });
+  await knex.schema.dropTable('legacy_accounts');
 };
-exports.down = (knex) => knex.schema.dropTable('a');
+exports.down = () => {};
 `,
   });
   t.teardown(async () => {
