@@ -35,6 +35,7 @@ import type { Stage } from '../stages.js';
 import { columnTypeOf, formatColumnType, isBinaryCoercible, isSerial, serialBaseType } from './column-types.js';
 import type { ColumnType } from './column-types.js';
 import {
+  addNullableColumnCall,
   checkConstraintValidating,
   columnTypeRewrite,
   createIndexBlocking,
@@ -588,7 +589,7 @@ function classifyAlterCommand(context: AlterContext, command: PgNode): void {
       tableRewrite({
         relation: table.display,
         what: `Changing the generation expression of ${table.display}.${column}`,
-        hint: `await addNullableColumn(knex, '${table.display}', '${column}_new', '<type>'); // fill it from the application or a trigger, then backfill`,
+        hint: `${addNullableColumnCall(table, `${column}_new`, 'the column type')} // fill it from the application or a trigger, then backfill`,
       }),
     );
   }
@@ -683,7 +684,7 @@ function addColumn(context: AlterContext, definition: PgNode): void {
       tableRewrite({
         relation: table.display,
         what: `Adding the stored generated column ${table.display}.${column}`,
-        hint: `await addNullableColumn(knex, '${table.display}', '${column}', '${typeText}'); // fill it from a trigger, then backfill`,
+        hint: `${addNullableColumnCall(table, column, typeText)} // fill it from a trigger, then backfill`,
       }),
     );
   }

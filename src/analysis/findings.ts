@@ -50,6 +50,25 @@ function jsOptions(entries: readonly (readonly [string, string | boolean | undef
   return parts.length === 0 ? '' : `, { ${parts.join(', ')} }`;
 }
 
+/** The `addNullableColumn` call for a column of `table`, as a hint writes it. */
+export function addNullableColumnCall(table: TableName, column: string, type: string): string {
+  return `await addNullableColumn(knex, ${jsString(table.table)}, ${jsString(column)}, ${jsString(type)}${schemaOption(table)});`;
+}
+
+/** `, { schema: 'app' }` when the SQL qualified the table, else nothing. */
+function schemaOption(table: TableName): string {
+  return jsOptions([['schema', table.schema]]);
+}
+
+function batchOptions(table: TableName): string {
+  return table.schema ? `, { batchSize: ${BATCH_SIZE}, schema: ${jsString(table.schema)} }` : `, { batchSize: ${BATCH_SIZE} }`;
+}
+
+/** An object key: bare when it is a plain identifier, else a string literal. */
+function jsKey(name: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(name) ? name : jsString(name);
+}
+
 function quoted(name: string): string {
   return `"${name}"`;
 }
@@ -118,9 +137,13 @@ export function foreignKeyValidating(input: {
     code: 'foreign-key-validating',
     severity: 'error',
     message: `Adding a foreign key checks every existing row of ${qualified(input.table)} while blocking writes to both ${qualified(input.table)} and ${qualified(input.refTable)} (SHARE ROW EXCLUSIVE on each); add it NOT VALID, then validate it in a separate transaction.`,
-    hint: `await addForeignKey(knex, ${jsString(input.table.display)}, ${jsArray(input.columns)}, ${jsString(input.refTable.display)}, ${refColumns}${jsOptions([
+    // The referenced table is qualified only when it lives in another schema than the table.
+    hint: `await addForeignKey(knex, ${jsString(input.table.table)}, ${jsArray(input.columns)}, ${jsString(
+      input.refTable.schema === input.table.schema ? input.refTable.table : input.refTable.display,
+    )}, ${refColumns}${jsOptions([
       ['name', input.name],
       ['onDelete', input.onDelete],
+      ['schema', input.table.schema],
     ])});`,
   };
 }
@@ -131,7 +154,7 @@ export function checkConstraintValidating(input: { table: TableName; name: strin
     code: 'check-constraint-validating',
     severity: 'error',
     message: `Adding a CHECK constraint blocks reads and writes to ${qualified(input.table)} (ACCESS EXCLUSIVE) while every row is checked; add it NOT VALID, then validate it in a separate transaction.`,
-    hint: `await addCheckConstraint(knex, ${jsString(input.table.display)}, ${jsString(input.name)}, ${jsString(input.expression)});`,
+    hint: `await addCheckConstraint(knex, ${jsString(input.table.table)}, ${jsString(input.name)}, ${jsString(input.expression)}${schemaOption(input.table)});`,
   };
 }
 
@@ -141,7 +164,7 @@ export function setNotNullScan(input: { table: TableName; column: string }): Fin
     code: 'set-not-null-scan',
     severity: 'error',
     message: `Setting NOT NULL on ${qualified(input.table)}.${quoted(input.column)} blocks reads and writes (ACCESS EXCLUSIVE) while every row is checked; a validated CHECK (… IS NOT NULL) constraint lets PostgreSQL skip that scan.`,
-    hint: `await setNotNull(knex, ${jsString(input.table.display)}, ${jsString(input.column)});`,
+    hint: `await setNotNull(knex, ${jsString(input.table.table)}, ${jsString(input.column)}${schemaOption(input.table)});`,
   };
 }
 
@@ -160,7 +183,10 @@ export function uniqueConstraintBlocking(input: {
       code: 'unique-constraint-blocking',
       severity: 'error',
       message,
-      hint: `await addUniqueConstraint(knex, ${jsString(table.display)}, ${jsArray(columns)}${jsOptions([['name', name]])});`,
+      hint: `await addUniqueConstraint(knex, ${jsString(table.table)}, ${jsArray(columns)}${jsOptions([
+        ['name', name],
+        ['schema', table.schema],
+      ])});`,
     };
   }
   if (kind === 'PRIMARY KEY') {
@@ -199,9 +225,9 @@ export function columnTypeRewrite(input: { table: TableName; column: string; typ
     severity: 'error',
     message: `Changing the type of ${qualified(table)}.${quoted(column)} to ${type} ${why}, blocking reads and writes (ACCESS EXCLUSIVE) until it is done; add a new column, backfill it, and switch the code over instead.`,
     hint: [
-      `await addNullableColumn(knex, ${jsString(table.display)}, ${jsString(temporary)}, ${jsString(type)});`,
-      `await backfill(knex, ${jsString(table.display)}, { ${temporary}: knex.ref(${jsString(column)}) }, { batchSize: ${BATCH_SIZE} });`,
-      `// then, once the code writes both columns: await saferRenameColumnPart1(knex, ${jsString(table.display)}, ${jsString(temporary)}, ${jsString(column)});`,
+      `await addNullableColumn(knex, ${jsString(table.table)}, ${jsString(temporary)}, ${jsString(type)}${schemaOption(table)});`,
+      `await backfill(knex, ${jsString(table.table)}, { ${jsKey(temporary)}: knex.ref(${jsString(column)}) }${batchOptions(table)});`,
+      `// then, once the code writes both columns: await saferRenameColumnPart1(knex, ${jsString(table.table)}, ${jsString(temporary)}, ${jsString(column)}${schemaOption(table)});`,
     ].join('\n'),
   };
 }
@@ -215,9 +241,9 @@ export function volatileDefault(input: { table: TableName; column: string; type:
     severity: 'error',
     message: `Adding ${qualified(table)}.${quoted(column)} with the volatile default ${expression} computes a value for every row, rewriting the whole table while blocking reads and writes (ACCESS EXCLUSIVE).`,
     hint: [
-      `await addNullableColumn(knex, ${jsString(table.display)}, ${jsString(column)}, ${jsString(type)});`,
+      `await addNullableColumn(knex, ${jsString(table.table)}, ${jsString(column)}, ${jsString(type)}${schemaOption(table)});`,
       `await knex.raw(${jsString(alter)});`,
-      `await backfill(knex, ${jsString(table.display)}, { ${column}: knex.raw(${jsString(expression)}) }, { batchSize: ${BATCH_SIZE} });`,
+      `await backfill(knex, ${jsString(table.table)}, { ${jsKey(column)}: knex.raw(${jsString(expression)}) }${batchOptions(table)});`,
     ].join('\n'),
   };
 }
@@ -230,8 +256,8 @@ export function renameTable(input: { table: TableName; to: string }): Finding {
     severity: 'error',
     message: `Renaming ${qualified(table)} to ${quoted(to)} breaks the old code that still queries ${quoted(table.table)} while the deploy rolls out.`,
     hint: [
-      `await saferRenameTablePart1(knex, ${jsString(table.display)}, ${jsString(to)}); // pre-deploy`,
-      `await saferRenameTablePart2(knex, ${jsString(table.display)}, ${jsString(to)}); // post-deploy, in a later migration`,
+      `await saferRenameTablePart1(knex, ${jsString(table.table)}, ${jsString(to)}${schemaOption(table)}); // pre-deploy`,
+      `await saferRenameTablePart2(knex, ${jsString(table.table)}, ${jsString(to)}${schemaOption(table)}); // post-deploy, in a later migration`,
     ].join('\n'),
   };
 }
@@ -244,8 +270,8 @@ export function renameColumn(input: { table: TableName; from: string; to: string
     severity: 'error',
     message: `Renaming ${qualified(table)}.${quoted(from)} to ${quoted(to)} breaks the old code that still reads and writes ${quoted(from)} while the deploy rolls out.`,
     hint: [
-      `await saferRenameColumnPart1(knex, ${jsString(table.display)}, ${jsString(from)}, ${jsString(to)}); // pre-deploy`,
-      `await saferRenameColumnPart2(knex, ${jsString(table.display)}, ${jsString(from)}, ${jsString(to)}); // post-deploy, in a later migration`,
+      `await saferRenameColumnPart1(knex, ${jsString(table.table)}, ${jsString(from)}, ${jsString(to)}${schemaOption(table)}); // pre-deploy`,
+      `await saferRenameColumnPart2(knex, ${jsString(table.table)}, ${jsString(from)}, ${jsString(to)}${schemaOption(table)}); // post-deploy, in a later migration`,
     ].join('\n'),
   };
 }

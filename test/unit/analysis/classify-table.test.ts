@@ -1,0 +1,200 @@
+import test from 'ava';
+import { analyzeSqlSync, loadParser } from '../../../src/analysis/classify.js';
+import type { LockMode } from '../../../src/analysis/types.js';
+
+test.before(async () => {
+  await loadParser();
+});
+
+type Row = readonly [sql: string, stage: 'pre-deploy' | 'post-deploy' | 'mixed' | null, lock: LockMode | null, relation: string | null];
+
+/**
+ * One statement each: expected stage, strongest lock and the relation it is on, after the
+ * "Explicit Locking" chapter of the PostgreSQL docs and the ALTER TABLE reference page.
+ */
+const ROWS: readonly Row[] = [
+  // knex-generated forms
+  ['alter table "users" add column "email" varchar(255) null', 'pre-deploy', 'ACCESS EXCLUSIVE', 'users'],
+  ['create index "users_email_index" on "users" ("email")', 'pre-deploy', 'SHARE', 'users'],
+  ['create table "orders" ("id" serial primary key, "customer_id" integer not null, "created_at" timestamptz not null default CURRENT_TIMESTAMP)', 'pre-deploy', null, null],
+  ['alter table "orders" add constraint "orders_customer_id_foreign" foreign key ("customer_id") references "customers" ("id") on delete CASCADE', 'post-deploy', 'SHARE ROW EXCLUSIVE', 'orders'],
+  ['alter table "orders" add constraint "orders_email_unique" unique ("email")', 'post-deploy', 'ACCESS EXCLUSIVE', 'orders'],
+  ['alter table "users" alter column "x" drop default', 'post-deploy', 'ACCESS EXCLUSIVE', 'users'],
+  ['alter table "users" alter column "x" drop not null', 'pre-deploy', 'ACCESS EXCLUSIVE', 'users'],
+  ['alter table "users" alter column "x" type integer using ("x"::integer)', 'post-deploy', 'ACCESS EXCLUSIVE', 'users'],
+  ['alter table "users" alter column "y" set not null', 'post-deploy', 'ACCESS EXCLUSIVE', 'users'],
+  ['alter table "users" drop column "legacy"', 'post-deploy', 'ACCESS EXCLUSIVE', 'users'],
+  ['alter table "users" rename "a" to "b"', 'post-deploy', 'ACCESS EXCLUSIVE', 'users'],
+  ['drop index "users_email_index"', 'post-deploy', 'ACCESS EXCLUSIVE', 'users_email_index'],
+  ['alter table "users" add constraint "users_pkey" primary key ("id")', 'post-deploy', 'ACCESS EXCLUSIVE', 'users'],
+  ['alter table "app"."users" add column "n" bigint not null default \'0\'', 'pre-deploy', 'ACCESS EXCLUSIVE', 'app.users'],
+  ['alter table "app"."users" drop constraint "users_org_id_foreign"', 'pre-deploy', 'ACCESS EXCLUSIVE', 'app.users'],
+  ['alter table "a" rename to "b"', 'post-deploy', 'ACCESS EXCLUSIVE', 'a'],
+  ['drop table "a"', 'post-deploy', 'ACCESS EXCLUSIVE', 'a'],
+  ['drop table if exists "a"', 'post-deploy', 'ACCESS EXCLUSIVE', 'a'],
+  ['insert into "users" ("email") values (\'a@b.c\')', null, 'ROW EXCLUSIVE', 'users'],
+  ['update "users" set "email" = lower("email") where "id" = 1', null, 'ROW EXCLUSIVE', 'users'],
+  ['delete from "users" where "id" = 1', null, 'ROW EXCLUSIVE', 'users'],
+  ['select * from "users"', null, 'ACCESS SHARE', 'users'],
+
+  // Names: schema-qualified, quoted, unquoted (lowercased by the parser)
+  ['ALTER TABLE Public.Orders ADD COLUMN note text', 'pre-deploy', 'ACCESS EXCLUSIVE', 'public.orders'],
+  ['ALTER TABLE "Public"."Orders" ADD COLUMN note text', 'pre-deploy', 'ACCESS EXCLUSIVE', 'Public.Orders'],
+  ['ALTER TABLE "My Table" ADD COLUMN note text', 'pre-deploy', 'ACCESS EXCLUSIVE', 'My Table'],
+  ['CREATE INDEX ON "Sales".orders (placed_at)', 'pre-deploy', 'SHARE', 'Sales.orders'],
+
+  // ADD COLUMN
+  ['ALTER TABLE t ADD COLUMN c integer', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD COLUMN c integer NOT NULL', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD COLUMN c integer NOT NULL DEFAULT 0', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now()', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid()', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD COLUMN c bigserial', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD COLUMN IF NOT EXISTS c text', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD COLUMN c int GENERATED ALWAYS AS (a * 2) STORED', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD COLUMN c int REFERENCES u (id)', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+
+  // Column alterations
+  ['ALTER TABLE t ALTER COLUMN c SET DEFAULT 5', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER COLUMN c DROP DEFAULT', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER COLUMN c TYPE bigint', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER COLUMN c SET DATA TYPE text', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER COLUMN c SET STATISTICS 500', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER COLUMN c SET (n_distinct = 100)', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER COLUMN c SET STORAGE EXTERNAL', null, 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER COLUMN c ADD GENERATED BY DEFAULT AS IDENTITY', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER COLUMN c DROP IDENTITY', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t DROP COLUMN c CASCADE', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t RENAME COLUMN a TO b', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+
+  // Constraints
+  ['ALTER TABLE t ADD CONSTRAINT c_pos CHECK (c > 0)', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD CONSTRAINT c_pos CHECK (c > 0) NOT VALID', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (u_id) REFERENCES u (id) NOT VALID', 'post-deploy', 'SHARE ROW EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD FOREIGN KEY (u_id) REFERENCES app.u', 'post-deploy', 'SHARE ROW EXCLUSIVE', 't'],
+  ['ALTER TABLE t VALIDATE CONSTRAINT fk', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD CONSTRAINT t_code_key UNIQUE USING INDEX t_code_idx', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD CONSTRAINT no_overlap EXCLUDE USING gist (r WITH &&)', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t DROP CONSTRAINT IF EXISTS c_pos', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER CONSTRAINT fk DEFERRABLE', null, 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t RENAME CONSTRAINT a TO b', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+
+  // Multi-action ALTER TABLE
+  ['ALTER TABLE t ADD COLUMN a text, ADD COLUMN b int DEFAULT 1', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD COLUMN a text, DROP COLUMN b', 'mixed', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ALTER COLUMN a SET STATISTICS 100, ALTER COLUMN b SET STATISTICS 100', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['ALTER TABLE t SET (fillfactor = 70), ALTER COLUMN a SET STATISTICS 100', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES u (id) NOT VALID, ALTER COLUMN a SET STATISTICS 100', 'post-deploy', 'SHARE ROW EXCLUSIVE', 't'],
+  ['ALTER TABLE t DISABLE TRIGGER ALL, ADD COLUMN z int', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+
+  // Table-level forms
+  ['ALTER TABLE t SET (autovacuum_enabled = false)', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['ALTER TABLE t RESET (fillfactor)', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['ALTER TABLE t CLUSTER ON t_pkey', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['ALTER TABLE t SET WITHOUT CLUSTER', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['ALTER TABLE t ENABLE TRIGGER audit', null, 'SHARE ROW EXCLUSIVE', 't'],
+  ['ALTER TABLE t DISABLE TRIGGER USER', null, 'SHARE ROW EXCLUSIVE', 't'],
+  ['ALTER TABLE t SET TABLESPACE fast', null, 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t SET LOGGED', null, 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t SET UNLOGGED', null, 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t OWNER TO app', null, 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t ENABLE ROW LEVEL SECURITY', null, 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t REPLICA IDENTITY FULL', null, 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE t SET SCHEMA archive', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['ALTER TABLE measurements ATTACH PARTITION m_2025 FOR VALUES FROM (\'2025-01-01\') TO (\'2026-01-01\')', 'pre-deploy', 'ACCESS EXCLUSIVE', 'm_2025'],
+  ['ALTER TABLE measurements DETACH PARTITION m_2024', 'post-deploy', 'ACCESS EXCLUSIVE', 'measurements'],
+  ['ALTER TABLE measurements DETACH PARTITION m_2024 CONCURRENTLY', 'post-deploy', 'SHARE UPDATE EXCLUSIVE', 'measurements'],
+
+  // Indexes
+  ['CREATE INDEX CONCURRENTLY i ON t (a)', 'pre-deploy', 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['CREATE UNIQUE INDEX i ON t (a)', 'post-deploy', 'SHARE', 't'],
+  ['CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON app.t (lower(a)) WHERE deleted_at IS NULL', 'post-deploy', 'SHARE UPDATE EXCLUSIVE', 'app.t'],
+  ['DROP INDEX CONCURRENTLY IF EXISTS app.i', 'post-deploy', 'SHARE UPDATE EXCLUSIVE', 'app.i'],
+  ['ALTER INDEX i RENAME TO j', 'post-deploy', 'SHARE UPDATE EXCLUSIVE', 'i'],
+  ['ALTER INDEX i SET TABLESPACE fast', null, 'ACCESS EXCLUSIVE', 'i'],
+  ['REINDEX INDEX i', null, 'ACCESS EXCLUSIVE', 'i'],
+  ['REINDEX TABLE CONCURRENTLY t', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+
+  // Other DDL
+  ['CREATE TABLE t2 (id int REFERENCES t (id))', 'pre-deploy', 'SHARE ROW EXCLUSIVE', 't'],
+  ['CREATE TABLE t2 (LIKE t INCLUDING ALL)', 'pre-deploy', 'ACCESS SHARE', 't'],
+  ['CREATE TABLE m_2026 PARTITION OF measurements FOR VALUES FROM (\'2026-01-01\') TO (\'2027-01-01\')', 'pre-deploy', 'ACCESS EXCLUSIVE', 'measurements'],
+  ['CREATE TABLE IF NOT EXISTS t3 (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY)', 'pre-deploy', null, null],
+  ['CREATE TABLE t4 AS SELECT * FROM t', 'pre-deploy', 'ACCESS SHARE', 't'],
+  ['CREATE VIEW v AS SELECT id FROM t', 'pre-deploy', 'ACCESS SHARE', 't'],
+  ['CREATE OR REPLACE VIEW v AS SELECT id, name FROM t', 'pre-deploy', 'ACCESS EXCLUSIVE', 'v'],
+  ['CREATE MATERIALIZED VIEW mv AS SELECT count(*) FROM t', 'pre-deploy', 'ACCESS SHARE', 't'],
+  ['REFRESH MATERIALIZED VIEW mv', null, 'ACCESS EXCLUSIVE', 'mv'],
+  ['REFRESH MATERIALIZED VIEW CONCURRENTLY mv', null, 'EXCLUSIVE', 'mv'],
+  ['DROP VIEW IF EXISTS v', 'post-deploy', 'ACCESS EXCLUSIVE', 'v'],
+  ['DROP MATERIALIZED VIEW mv', 'post-deploy', 'ACCESS EXCLUSIVE', 'mv'],
+  ['ALTER VIEW v RENAME TO w', 'post-deploy', 'ACCESS EXCLUSIVE', 'v'],
+  ['CREATE SEQUENCE s', 'pre-deploy', null, null],
+  ['ALTER SEQUENCE s RESTART WITH 100', null, 'SHARE ROW EXCLUSIVE', 's'],
+  ['DROP SEQUENCE s', 'post-deploy', 'ACCESS EXCLUSIVE', 's'],
+  ["CREATE TYPE mood AS ENUM ('sad', 'ok')", 'pre-deploy', null, null],
+  ["ALTER TYPE mood ADD VALUE 'happy'", 'pre-deploy', null, null],
+  ["ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'", 'post-deploy', null, null],
+  ['DROP TYPE mood', 'post-deploy', null, null],
+  ['CREATE DOMAIN email AS text CHECK (VALUE ~ \'@\')', 'pre-deploy', null, null],
+  ['CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$', 'pre-deploy', null, null],
+  ['CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 2 $$', 'pre-deploy', null, null],
+  ['DROP FUNCTION IF EXISTS f()', 'post-deploy', null, null],
+  ['CREATE EXTENSION IF NOT EXISTS pgcrypto', 'pre-deploy', null, null],
+  ['CREATE SCHEMA IF NOT EXISTS archive', 'pre-deploy', null, null],
+  ['DROP SCHEMA archive CASCADE', 'post-deploy', null, null],
+  ['CREATE TRIGGER audit AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION audit()', 'pre-deploy', 'SHARE ROW EXCLUSIVE', 't'],
+  ['DROP TRIGGER audit ON app.t', 'post-deploy', 'ACCESS EXCLUSIVE', 'app.t'],
+  ['CREATE POLICY p ON t USING (owner = current_user)', 'pre-deploy', 'ACCESS EXCLUSIVE', 't'],
+  ['CREATE STATISTICS st (dependencies) ON a, b FROM t', 'pre-deploy', 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['TRUNCATE t, app.u', 'post-deploy', 'ACCESS EXCLUSIVE', 't'],
+
+  // Maintenance
+  ['VACUUM t', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['VACUUM (ANALYZE, VERBOSE) t', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['VACUUM FULL t', null, 'ACCESS EXCLUSIVE', 't'],
+  ['ANALYZE t', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['CLUSTER t USING t_pkey', null, 'ACCESS EXCLUSIVE', 't'],
+  ['COMMENT ON TABLE t IS \'orders\'', null, 'SHARE UPDATE EXCLUSIVE', 't'],
+  ['COMMENT ON COLUMN app.t.c IS NULL', null, 'SHARE UPDATE EXCLUSIVE', 'app.t'],
+
+  // LOCK
+  ['LOCK TABLE t', null, 'ACCESS EXCLUSIVE', 't'],
+  ['LOCK TABLE t IN SHARE MODE', null, 'SHARE', 't'],
+  ['LOCK t IN ROW EXCLUSIVE MODE NOWAIT', null, 'ROW EXCLUSIVE', 't'],
+  ['LOCK TABLE t, u IN ACCESS SHARE MODE', null, 'ACCESS SHARE', 't'],
+
+  // DML and queries
+  ['SELECT * FROM t JOIN u ON u.id = t.u_id FOR UPDATE OF t', null, 'ROW SHARE', 't'],
+  ['WITH moved AS (DELETE FROM t RETURNING *) INSERT INTO archive.t SELECT * FROM moved', null, 'ROW EXCLUSIVE', 'archive.t'],
+  ['INSERT INTO t (a) SELECT a FROM u', null, 'ROW EXCLUSIVE', 't'],
+  ['MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN UPDATE SET a = u.a', null, 'ROW EXCLUSIVE', 't'],
+  ['COPY t FROM STDIN', null, 'ROW EXCLUSIVE', 't'],
+
+  // Session, privileges, transactions: no table lock, no stage
+  ["SET lock_timeout = '2s'", null, null, null],
+  ["SET LOCAL statement_timeout = '15min'", null, null, null],
+  ['RESET lock_timeout', null, null, null],
+  ['SHOW server_version', null, null, null],
+  ['BEGIN', null, null, null],
+  ['COMMIT', null, null, null],
+  ['GRANT SELECT ON t TO reader', null, null, null],
+  ['REVOKE ALL ON t FROM PUBLIC', null, null, null],
+];
+
+test('the table holds at least 80 statements', (t) => {
+  t.true(ROWS.length >= 80, `${ROWS.length} rows`);
+});
+
+for (const [sql, stage, lock, relation] of ROWS) {
+  test(`classifies: ${sql}`, (t) => {
+    const [analysis, ...rest] = analyzeSqlSync(sql);
+    t.is(rest.length, 0);
+    t.truthy(analysis);
+    t.true(analysis!.classified, JSON.stringify(analysis!.findings));
+    t.deepEqual(
+      { stage: analysis!.stage, lock: analysis!.lock, relation: analysis!.relation },
+      { stage, lock, relation },
+    );
+  });
+}
