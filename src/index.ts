@@ -48,3 +48,42 @@ export { parseHstore } from './hot-upgrade/hstore.js';
 export type { Hstore } from './hot-upgrade/hstore.js';
 export { parsePgArray } from './hot-upgrade/pg-array.js';
 export type { PgArray } from './hot-upgrade/pg-array.js';
+export {
+  saferRenameTablePart1,
+  saferRenameTablePart2,
+  revertSaferRenameTablePart1,
+  revertSaferRenameTablePart2,
+  saferRenameColumnPart1,
+  saferRenameColumnPart2,
+  revertSaferRenameColumnPart1,
+  revertSaferRenameColumnPart2,
+  addNullableColumn,
+  addColumnWithDefault,
+  prepareDropColumn,
+  dropColumn,
+  dropTable,
+  addIndexConcurrently,
+  dropIndexConcurrently,
+  addUniqueConstraint,
+  addCheckConstraint,
+  addForeignKey,
+  setNotNull,
+  dropNotNull,
+  backfill,
+} from './operations/index.js';
+export type {
+  AddColumnWithDefaultOptions,
+  AddIndexOptions,
+  AddUniqueConstraintOptions,
+  AddForeignKeyOptions,
+  ReferentialAction,
+  SetNotNullOptions,
+  BackfillOptions,
+  BackfillProgress,
+  SchemaOption,
+  SqlValue,
+  RawSql,
+} from './operations/index.js';
+export { wrapMigration } from './runner/wrap-migration.js';
+export type { RunContext } from './runner/wrap-migration.js';
+export type { BlockingProcess } from './runner/blockers.js';

@@ -1,0 +1,112 @@
+import type { Knex } from 'knex';
+import { MigrationError } from '../errors.js';
+import { generatedName, quoteIdentifier, quoteQualified } from '../identifiers.js';
+import { columnInfo, constraintInfo, resolveSchema, serverVersionNum, type SchemaOption } from './catalog.js';
+import { validateStep } from './constraints.js';
+import type { OperationPlan, PlanStep } from './plan.js';
+import { runPlan } from './run.js';
+
+/** The CHECK constraint that carries a NOT NULL through validation (PostgreSQL < 18). */
+export function notNullCheckName(table: string, column: string): string {
+  return generatedName([table, column, 'not_null']);
+}
+
+/** Options of {@link setNotNull}. */
+export interface SetNotNullOptions extends SchemaOption {
+  /** Use PostgreSQL 18's `NOT NULL … NOT VALID` constraint. @default true on PostgreSQL 18+, false before */
+  readonly native?: boolean;
+}
+
+async function nativeNotNull(knex: Knex, schema: string, table: string, column: string): Promise<{ name: string; validated: boolean } | null> {
+  const result = await knex.raw<{ rows: { conname: string; convalidated: boolean }[] }>(
+    `SELECT con.conname, con.convalidated
+     FROM pg_catalog.pg_constraint con
+     JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = ?
+     WHERE n.nspname = ? AND c.relname = ? AND con.contype = 'n' AND con.conkey = ARRAY[a.attnum]`,
+    [column, schema, table],
+  );
+  const row = result.rows[0];
+  return row ? { name: row.conname, validated: row.convalidated } : null;
+}
+
+/**
+ * Makes a column NOT NULL without a long blocking scan (post-deploy: old code may still write
+ * NULLs). Before PostgreSQL 18: `CHECK ("c" IS NOT NULL) NOT VALID` (brief lock), `VALIDATE`
+ * in its own transaction (no write blocking), then `SET NOT NULL`, which PostgreSQL 12+ proves
+ * from the valid CHECK without scanning, then the CHECK is dropped. On PostgreSQL 18: the
+ * native `NOT NULL … NOT VALID` constraint, then `VALIDATE`. Resumes wherever an earlier run stopped.
+ *
+ * SQL (< 18): `ALTER TABLE "s"."t" ADD CONSTRAINT "t_c_not_null" CHECK ("c" IS NOT NULL) NOT VALID;
+ *  ALTER TABLE "s"."t" VALIDATE CONSTRAINT "t_c_not_null"; ALTER TABLE "s"."t" ALTER COLUMN "c" SET NOT NULL;
+ *  ALTER TABLE "s"."t" DROP CONSTRAINT "t_c_not_null"`
+ *
+ * SQL (18+): `ALTER TABLE "s"."t" ADD CONSTRAINT "t_c_not_null" NOT NULL "c" NOT VALID; ALTER TABLE "s"."t" VALIDATE CONSTRAINT "t_c_not_null"`
+ *
+ * Reverse: `dropNotNull(knex, table, column)`.
+ * @example
+ * export const config = { stage: 'post-deploy' };
+ * export async function up(knex) { await setNotNull(knex, 'users', 'email'); }
+ */
+export async function setNotNull(knex: Knex, table: string, column: string, options: SetNotNullOptions = {}): Promise<OperationPlan> {
+  const operation = 'setNotNull';
+  const schema = await resolveSchema(knex, options.schema);
+  const info = await columnInfo(knex, schema, table, column);
+  if (!info) throw new MigrationError(`setNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
+  const target = quoteQualified(schema, table);
+  const name = notNullCheckName(table, column);
+  const native = options.native ?? (await serverVersionNum(knex)) >= 180000;
+  let steps: PlanStep[];
+  if (native) {
+    // PostgreSQL 18 records NOT NULL in pg_constraint; attnotnull is set even while NOT VALID.
+    const existing = await nativeNotNull(knex, schema, table, column);
+    if (!existing) {
+      steps = [
+        { sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} NOT NULL ${quoteIdentifier(column)} NOT VALID`, transaction: 'inherit', description: 'refuse new NULLs (brief lock)' },
+        validateStep(schema, table, name),
+      ];
+    } else {
+      steps = existing.validated ? [] : [validateStep(schema, table, existing.name)];
+    }
+  } else {
+    const check = await constraintInfo(knex, schema, table, name);
+    const addCheck: PlanStep = {
+      sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK (${quoteIdentifier(column)} IS NOT NULL) NOT VALID`,
+      transaction: 'inherit',
+      description: 'refuse new NULLs (brief lock)',
+    };
+    const setStep: PlanStep = {
+      sql: `ALTER TABLE ${target} ALTER COLUMN ${quoteIdentifier(column)} SET NOT NULL`,
+      transaction: 'inherit',
+      description: 'no scan: PostgreSQL uses the valid CHECK as proof',
+    };
+    const dropCheck: PlanStep = { sql: `ALTER TABLE ${target} DROP CONSTRAINT ${quoteIdentifier(name)}`, transaction: 'inherit', description: 'the CHECK is redundant now' };
+    if (info.notNull) steps = check ? [dropCheck] : [];
+    else if (!check) steps = [addCheck, validateStep(schema, table, name), setStep, dropCheck];
+    else if (!check.validated) steps = [validateStep(schema, table, name), setStep, dropCheck];
+    else steps = [setStep, dropCheck];
+  }
+  return runPlan(knex, { operation, stage: 'post-deploy', steps, reverse: `await dropNotNull(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)});` });
+}
+
+/**
+ * Drops a column's NOT NULL (pre-deploy: it loosens, so old code is unaffected). Catalog-only.
+ * On PostgreSQL 18 this also drops the NOT NULL constraint. Skipped when the column is nullable.
+ *
+ * SQL: `ALTER TABLE "s"."t" ALTER COLUMN "c" DROP NOT NULL`
+ *
+ * Reverse: `setNotNull(knex, table, column)`.
+ * @example
+ * await dropNotNull(knex, 'users', 'legacy_code');
+ */
+export async function dropNotNull(knex: Knex, table: string, column: string, options: SchemaOption = {}): Promise<OperationPlan> {
+  const operation = 'dropNotNull';
+  const schema = await resolveSchema(knex, options.schema);
+  const info = await columnInfo(knex, schema, table, column);
+  if (!info) throw new MigrationError(`dropNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
+  const steps: PlanStep[] = info.notNull
+    ? [{ sql: `ALTER TABLE ${quoteQualified(schema, table)} ALTER COLUMN ${quoteIdentifier(column)} DROP NOT NULL`, transaction: 'inherit' }]
+    : [];
+  return runPlan(knex, { operation, stage: 'pre-deploy', steps, reverse: `await setNotNull(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)});` });
+}

@@ -1,0 +1,162 @@
+import type { Knex } from 'knex';
+import { MigrationError } from '../errors.js';
+import { quoteIdentifier, quoteQualified } from '../identifiers.js';
+import { isTableKind, relationKind, resolveSchema, viewReadsFrom, type SchemaOption } from './catalog.js';
+import type { OperationPlan } from './plan.js';
+import { runPlan } from './run.js';
+
+function stateError(operation: string, message: string): MigrationError {
+  return new MigrationError(`${operation}: ${message}`, { details: { operation } });
+}
+
+/**
+ * Renames a table without breaking the code still running (pre-deploy): in one statement
+ * batch (one implicit transaction), the table is renamed and a view with the old name is
+ * created over it, so old code keeps reading and writing through the view (simple views are
+ * automatically updatable). Columns added to the table later do not appear through the view
+ * (`SELECT *` is expanded at creation), so finish with Part 2 in the post-deploy step.
+ *
+ * SQL: `ALTER TABLE "s"."from" RENAME TO "to"; CREATE VIEW "s"."from" AS SELECT * FROM "s"."to"`
+ *
+ * Reverse: `revertSaferRenameTablePart1(knex, from, to)`.
+ * @example
+ * export async function up(knex) { await saferRenameTablePart1(knex, 'orders', 'purchases'); }
+ * export async function down(knex) { await revertSaferRenameTablePart1(knex, 'orders', 'purchases'); }
+ */
+export async function saferRenameTablePart1(knex: Knex, from: string, to: string, options: SchemaOption = {}): Promise<OperationPlan> {
+  const operation = 'saferRenameTablePart1';
+  const schema = await resolveSchema(knex, options.schema);
+  const oldName = quoteQualified(schema, from);
+  const newName = quoteQualified(schema, to);
+  const [fromKind, toKind] = await Promise.all([relationKind(knex, schema, from), relationKind(knex, schema, to)]);
+  const createView = `CREATE VIEW ${oldName} AS SELECT * FROM ${newName}`;
+  let steps: OperationPlan['steps'];
+  if (isTableKind(fromKind) && toKind === null) {
+    steps = [
+      {
+        sql: `ALTER TABLE ${oldName} RENAME TO ${quoteIdentifier(to)};\n${createView}`,
+        transaction: 'inherit',
+        description: 'rename the table and put a view with the old name in its place, atomically',
+      },
+    ];
+  } else if (fromKind === null && isTableKind(toKind)) {
+    steps = [{ sql: createView, transaction: 'inherit', description: 'the table is renamed already; create the view with the old name' }];
+  } else if (fromKind === 'v' && isTableKind(toKind) && (await viewReadsFrom(knex, schema, from, to))) {
+    steps = [];
+  } else {
+    throw stateError(
+      operation,
+      `cannot rename ${oldName} to ${newName}: expected a table ${oldName} and nothing named ${newName} (or a finished Part 1), found ${describeKind(fromKind)} and ${describeKind(toKind)}.`,
+    );
+  }
+  return runPlan(knex, {
+    operation,
+    stage: 'pre-deploy',
+    steps,
+    reverse: `await revertSaferRenameTablePart1(knex, ${JSON.stringify(from)}, ${JSON.stringify(to)});`,
+  });
+}
+
+/**
+ * Finishes a table rename (post-deploy): drops the view that Part 1 left under the old name,
+ * once no running code uses that name.
+ *
+ * SQL: `DROP VIEW "s"."from"`
+ *
+ * Reverse: `revertSaferRenameTablePart2(knex, from, to)` (recreates the view).
+ * @example
+ * export const config = { stage: 'post-deploy' };
+ * export async function up(knex) { await saferRenameTablePart2(knex, 'orders', 'purchases'); }
+ */
+export async function saferRenameTablePart2(knex: Knex, from: string, to: string, options: SchemaOption = {}): Promise<OperationPlan> {
+  const operation = 'saferRenameTablePart2';
+  const schema = await resolveSchema(knex, options.schema);
+  const oldName = quoteQualified(schema, from);
+  const [fromKind, toKind] = await Promise.all([relationKind(knex, schema, from), relationKind(knex, schema, to)]);
+  if (!isTableKind(toKind)) {
+    throw stateError(operation, `the table ${quoteQualified(schema, to)} does not exist: run saferRenameTablePart1(knex, ${JSON.stringify(from)}, ${JSON.stringify(to)}) first.`);
+  }
+  let steps: OperationPlan['steps'] = [];
+  if (fromKind === 'v') {
+    if (!(await viewReadsFrom(knex, schema, from, to))) {
+      throw stateError(operation, `the view ${oldName} does not read from ${quoteQualified(schema, to)}; it is not the view of saferRenameTablePart1, so it is left alone.`);
+    }
+    steps = [{ sql: `DROP VIEW ${oldName}`, transaction: 'inherit', description: 'drop the compatibility view' }];
+  } else if (fromKind !== null) {
+    throw stateError(operation, `${oldName} is ${describeKind(fromKind)}, not the view that Part 1 creates.`);
+  }
+  return runPlan(knex, {
+    operation,
+    stage: 'post-deploy',
+    steps,
+    reverse: `await revertSaferRenameTablePart2(knex, ${JSON.stringify(from)}, ${JSON.stringify(to)});`,
+  });
+}
+
+/**
+ * Undoes Part 1 (for `down`): drops the view and renames the table back.
+ *
+ * SQL: `DROP VIEW "s"."from"; ALTER TABLE "s"."to" RENAME TO "from"`
+ * @example
+ * export async function down(knex) { await revertSaferRenameTablePart1(knex, 'orders', 'purchases'); }
+ */
+export async function revertSaferRenameTablePart1(knex: Knex, from: string, to: string, options: SchemaOption = {}): Promise<OperationPlan> {
+  const operation = 'revertSaferRenameTablePart1';
+  const schema = await resolveSchema(knex, options.schema);
+  const [fromKind, toKind] = await Promise.all([relationKind(knex, schema, from), relationKind(knex, schema, to)]);
+  const rename = `ALTER TABLE ${quoteQualified(schema, to)} RENAME TO ${quoteIdentifier(from)}`;
+  let steps: OperationPlan['steps'];
+  if (fromKind === 'v' && isTableKind(toKind)) {
+    steps = [{ sql: `DROP VIEW ${quoteQualified(schema, from)};\n${rename}`, transaction: 'inherit', description: 'drop the view and rename the table back, atomically' }];
+  } else if (fromKind === null && isTableKind(toKind)) {
+    steps = [{ sql: rename, transaction: 'inherit' }];
+  } else if (isTableKind(fromKind) && toKind === null) {
+    steps = [];
+  } else {
+    throw stateError(operation, `expected the view ${quoteQualified(schema, from)} over the table ${quoteQualified(schema, to)}; found ${describeKind(fromKind)} and ${describeKind(toKind)}.`);
+  }
+  return runPlan(knex, { operation, stage: 'post-deploy', steps, reverse: `await saferRenameTablePart1(knex, ${JSON.stringify(from)}, ${JSON.stringify(to)});` });
+}
+
+/**
+ * Undoes Part 2 (for `down`): recreates the view with the old name.
+ *
+ * SQL: `CREATE VIEW "s"."from" AS SELECT * FROM "s"."to"`
+ * @example
+ * export async function down(knex) { await revertSaferRenameTablePart2(knex, 'orders', 'purchases'); }
+ */
+export async function revertSaferRenameTablePart2(knex: Knex, from: string, to: string, options: SchemaOption = {}): Promise<OperationPlan> {
+  const operation = 'revertSaferRenameTablePart2';
+  const schema = await resolveSchema(knex, options.schema);
+  const [fromKind, toKind] = await Promise.all([relationKind(knex, schema, from), relationKind(knex, schema, to)]);
+  if (!isTableKind(toKind)) throw stateError(operation, `the table ${quoteQualified(schema, to)} does not exist.`);
+  let steps: OperationPlan['steps'] = [];
+  if (fromKind === null) {
+    steps = [{ sql: `CREATE VIEW ${quoteQualified(schema, from)} AS SELECT * FROM ${quoteQualified(schema, to)}`, transaction: 'inherit' }];
+  } else if (fromKind !== 'v') {
+    throw stateError(operation, `${quoteQualified(schema, from)} is ${describeKind(fromKind)}.`);
+  }
+  return runPlan(knex, { operation, stage: 'pre-deploy', steps, reverse: `await saferRenameTablePart2(knex, ${JSON.stringify(from)}, ${JSON.stringify(to)});` });
+}
+
+/** A relation kind in words, for messages. */
+export function describeKind(kind: string | null): string {
+  switch (kind) {
+    case null:
+      return 'nothing';
+    case 'r':
+      return 'a table';
+    case 'p':
+      return 'a partitioned table';
+    case 'v':
+      return 'a view';
+    case 'm':
+      return 'a materialized view';
+    case 'i':
+      return 'an index';
+    case 'S':
+      return 'a sequence';
+    default:
+      return `a relation of kind '${kind}'`;
+  }
+}
