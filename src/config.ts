@@ -120,7 +120,8 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
+  return typeof value;
 }
 
 function stageOption(value: unknown, option: string): Stage {
@@ -205,13 +206,13 @@ export function parseSettings(raw: unknown): Settings {
   }
   if (backend !== 'postgres' && q.url === undefined) {
     throw new ConfigError(
-      `${OPTION}.quorum.url is required for the '${String(backend)}' backend (e.g. ${backend === 'redis' ? "'redis://127.0.0.1:6379'" : "'127.0.0.1:11211'"}).`,
+      `${OPTION}.quorum.url is required for the '${backend as QuorumBackendName}' backend (e.g. ${backend === 'redis' ? "'redis://127.0.0.1:6379'" : "'127.0.0.1:11211'"}).`,
       { details: { option: `${OPTION}.quorum.url` } },
     );
   }
   const quorum: Settings['quorum'] = {
     backend: backend as QuorumBackendName,
-    url: (q.url as string | undefined) ?? null,
+    url: (q.url) ?? null,
     timeout: q.timeout === undefined ? DEFAULT_QUORUM_TIMEOUT_MS : parseDuration(q.timeout, `${OPTION}.quorum.timeout`),
     lease: q.lease === undefined ? DEFAULT_QUORUM_LEASE_MS : parseDuration(q.lease, `${OPTION}.quorum.lease`),
   };

@@ -21,7 +21,7 @@ export function parseDuration(value: unknown, option: string): number {
     if (Number.isFinite(value) && value >= 0) return Math.round(value);
   } else if (typeof value === 'string') {
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$/.exec(value);
-    if (match) return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']!);
+    if (match) return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']);
   }
   throw new ConfigError(
     `${option} must be a duration such as 500 (milliseconds), '500ms', '2s', '15min' or '1h'; got ${JSON.stringify(value)}.`,

@@ -60,7 +60,7 @@ class Recorder {
   transactionControl(sql: string): boolean {
     const word = /^\s*(begin|start|commit|end|rollback|savepoint|release)\b(\s+to\b)?/i.exec(sql);
     if (!word) return false;
-    const verb = word[1]!.toLowerCase();
+    const verb = word[1].toLowerCase();
     if (verb === 'begin' || verb === 'start' || verb === 'savepoint') this.depth++;
     else if (verb === 'rollback' && word[2]) this.depth--;
     else if (verb === 'release') this.depth--;
@@ -73,7 +73,7 @@ class Recorder {
 function inlineBindings(sql: string, bindings: readonly unknown[]): string {
   if (bindings.length === 0) return sql;
   const knex = literalFormatter();
-  return knex.raw(sql, bindings as Knex.RawBinding[]).toString();
+  return knex.raw(sql, bindings as Knex.RawBinding[]).toQuery();
 }
 
 let formatter: Knex | undefined;
@@ -101,14 +101,19 @@ type ClientClass = new (config: Knex.Config) => Knex.Client;
 
 const captureClasses = new WeakMap<object, ClientClass>();
 
+/**
+ * The recorder and the reader of a capture, keyed by the capture knex's config object:
+ * knex's transaction clients are fresh objects that share only the config with their parent.
+ */
+const captureState = new WeakMap<object, { recorder: Recorder; reader: Knex }>();
+
 /** A subclass of the application's own knex client that records writes and reads read-only. */
 function captureClientClass(base: ClientClass): ClientClass {
   const cached = captureClasses.get(base);
   if (cached) return cached;
-  const Base = base as unknown as new (config: Knex.Config) => any;
+  const Base = base;
   class CaptureClient extends Base {
-    declare zdRecorder: Recorder;
-    declare zdReader: Knex;
+    declare config: Knex.Config;
 
     acquireConnection(): Promise<object> {
       return Promise.resolve({ __knexUid: 'knex-zd-capture' });
@@ -120,14 +125,14 @@ function captureClientClass(base: ClientClass): ClientClass {
 
     async query(_connection: object, queryParam: string | { sql: string; bindings?: unknown[] }): Promise<unknown> {
       const obj = typeof queryParam === 'string' ? { sql: queryParam } : queryParam;
-      const bindings = (obj.bindings ?? []) as unknown[];
-      const recorder = this.zdRecorder;
+      const bindings = (obj.bindings ?? []);
+      const { recorder, reader } = captureState.get(this.config)!;
       if (recorder.transactionControl(obj.sql)) {
         return { ...obj, response: emptyResponse(obj.sql) };
       }
       if (READ_PREFIX.test(obj.sql)) {
         try {
-          const response = await readOnly(this.zdReader, this.positionBindings(obj.sql), this.prepBindings(bindings));
+          const response = await readOnly(reader, this.positionBindings(obj.sql), this.prepBindings(bindings));
           return { ...obj, response };
         } catch (error) {
           if ((error as { code?: unknown }).code !== READ_ONLY_VIOLATION) throw error;
@@ -137,12 +142,12 @@ function captureClientClass(base: ClientClass): ClientClass {
       return { ...obj, response: emptyResponse(obj.sql) };
     }
   }
-  captureClasses.set(base, CaptureClient as unknown as ClientClass);
-  return CaptureClient as unknown as ClientClass;
+  captureClasses.set(base, CaptureClient);
+  return CaptureClient;
 }
 
 async function readOnly(reader: Knex, sql: string, bindings: unknown[]): Promise<unknown> {
-  const client = reader.client as any;
+  const client = reader.client;
   const connection = await client.acquireConnection();
   try {
     await connection.query('BEGIN READ ONLY');
@@ -164,10 +169,9 @@ function captureKnex(knex: Knex, recorder: Recorder): Knex {
   const config = knex.client.config as Knex.Config;
   const Capture = captureClientClass(knex.client.constructor as ClientClass);
   const instance = knexFactory({ ...config, client: Capture as any, pool: { min: 0, max: 0 } });
-  const client = instance.client as any;
-  client.zdRecorder = recorder;
-  client.zdReader = knex;
-  client.version = (knex.client as any).version ?? config.version;
+  const client = instance.client;
+  captureState.set(client.config, { recorder, reader: knex });
+  client.version = (knex.client).version ?? config.version;
   return instance;
 }
 

@@ -20,7 +20,7 @@ function merge(base: unknown, overrides: Record<string, unknown>): unknown {
     const current = out[key];
     out[key] =
       value && typeof value === 'object' && current && typeof current === 'object'
-        ? { ...(current as object), ...(value as object) }
+        ? { ...(current), ...(value) }
         : value;
   }
   return out;

@@ -1,6 +1,7 @@
 import type { CheckFinding, MigrationReport } from '../analysis/migration-types.js';
 import type { MigrationPlan, MigrationStatus } from '../migrator/staged-migrator.js';
-import { palette, table } from './output.js';
+import type { palette} from './output.js';
+import { table } from './output.js';
 
 type Palette = ReturnType<typeof palette>;
 

@@ -95,7 +95,7 @@ export async function loadKnexfile(flags: KnexfileFlags): Promise<LoadedKnexfile
     exported = module.default ?? module;
     // A CommonJS knexfile imported from ESM may arrive as { default: { default: … } } through tsx.
     if (exported && typeof exported === 'object' && 'default' in exported && !('client' in exported)) {
-      exported = (exported as { default: unknown }).default;
+      exported = (exported).default;
     }
     if (typeof exported === 'function') exported = await (exported as () => unknown)();
   } catch (error) {

@@ -115,7 +115,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const reverted: string[] = [];
       let batch = 0;
       for (const migration of plan.migrations) {
-        const [b, log] = await super.down({ ...knexConfig, name: migration.name, migrationSource: source } as Knex.MigratorConfig);
+        const [b, log] = await super.down({ ...knexConfig, name: migration.name, migrationSource: source });
         batch = b;
         reverted.push(...log);
       }
@@ -225,7 +225,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       for (const info of infos) {
         const name = this.source.getMigrationName(info);
         try {
-          out.push({ name, info, module: (await this.source.getMigration(info)) as MigrationModule, error: null });
+          out.push({ name, info, module: (await this.source.getMigration(info)), error: null });
         } catch (error) {
           out.push({ name, info, module: null, error: error instanceof Error ? error : new Error(String(error)) });
         }
@@ -272,7 +272,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const prepared = new Map<string, PreparedMigration>();
       const loaded = await this.loadByName(plan.migrations.map((m) => m.name));
       for (const [i, report] of plan.migrations.entries()) {
-        const module = loaded[i]!.module!;
+        const module = loaded[i].module!;
         prepared.set(report.name, prepare(module, report, this.settings));
       }
       return new StagedMigrationSource(this.source, hidden, prepared);
@@ -298,9 +298,9 @@ function prepare(module: MigrationModule, report: MigrationReport, settings: Set
   const context = { name: report.name, transaction: report.transaction, settings };
   const up = module.up as Knex.Migration['up'];
   const down = module.down as Knex.Migration['down'];
-  const wrappedUp = wrapMigration({ up, down, config } as Knex.Migration, { ...context, direction: 'up' });
-  const wrappedDown = wrapMigration({ up, down, config } as Knex.Migration, { ...context, direction: 'down' });
-  return { up: wrappedUp.up, down: wrappedDown.down, config } as PreparedMigration;
+  const wrappedUp = wrapMigration({ up, down, config }, { ...context, direction: 'up' });
+  const wrappedDown = wrapMigration({ up, down, config }, { ...context, direction: 'down' });
+  return { up: wrappedUp.up, down: wrappedDown.down, config };
 }
 
 /** Formats findings as the one-paragraph-each text that errors and `check` print. */

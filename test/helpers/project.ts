@@ -28,11 +28,13 @@ export interface CliResult {
 
 /** Runs the built CLI in `cwd`. */
 export function runCli(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  // ava sets NODE_ENV=test; a user's shell usually has none, so knexfiles pick 'development'.
+  const { NODE_ENV: _nodeEnv, ...inherited } = process.env;
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
-      { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 120_000 },
+      { cwd, env: { ...inherited, NO_COLOR: '1', ...env }, timeout: 120_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });

@@ -79,18 +79,18 @@ export const migrateMakeCommand: Command = {
     if (stage !== undefined && !isStage(stage)) {
       throw new ConfigError(`--stage must be 'pre-deploy' or 'post-deploy'; got ${JSON.stringify(stage)}.`);
     }
-    const knexfile = await loadKnexfile(values as never);
+    const knexfile = await loadKnexfile(values);
     const migrations = knexfile.config.migrations ?? {};
     const configured = (migrations as { extension?: string }).extension ?? path.extname(knexfile.path).slice(1).replace(/^c?ts$|^mts$/, 'ts');
     const extension = (stringFlag(values, 'x') ?? configured) as Extension;
     if (!EXTENSIONS.includes(extension)) {
       throw new ConfigError(`-x must be one of ${EXTENSIONS.join(', ')}; got ${JSON.stringify(extension)}.`);
     }
-    const directory = path.resolve(([] as string[]).concat((migrations.directory as string | string[] | undefined) ?? './migrations')[0]!);
+    const directory = path.resolve(([] as string[]).concat((migrations.directory as string | string[] | undefined) ?? './migrations')[0]);
     mkdirSync(directory, { recursive: true });
     const file = path.join(directory, `${timestamp()}_${name}.${extension}`);
     if (existsSync(file)) throw new ConfigError(`${file} already exists.`);
-    writeFileSync(file, migrationTemplate(extension, stage as Stage | undefined));
+    writeFileSync(file, migrationTemplate(extension, stage));
     output.out(`Created migration: ${file}`);
     return EXIT.ok;
   },
