@@ -38,11 +38,11 @@ export function parseHstore(text: string): Hstore {
       let token = '';
       for (;;) {
         if (pos >= length) fail(text, pos, `a closing quote for the ${what}`);
-        const ch = text[pos++]!;
+        const ch = text[pos++];
         if (ch === '"') return [token, true];
         if (ch === '\\') {
           if (pos >= length) fail(text, pos, 'a character after the backslash');
-          token += text[pos++]!;
+          token += text[pos++];
         } else {
           token += ch;
         }
@@ -50,10 +50,10 @@ export function parseHstore(text: string): Hstore {
     }
     let token = '';
     while (pos < length) {
-      const ch = text[pos]!;
+      const ch = text[pos];
       if (isSpace(ch) || ch === ',' || (ch === '=' && text[pos + 1] === '>')) break;
       if (ch === '\\' && pos + 1 < length) {
-        token += text[pos + 1]!;
+        token += text[pos + 1];
         pos += 2;
       } else {
         token += ch;

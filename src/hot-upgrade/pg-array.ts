@@ -53,7 +53,7 @@ export function parsePgArray<T>(text: string, parseElement: (text: string) => T,
         let element = '';
         for (;;) {
           if (pos >= length) fail(text, pos, 'a closing quote');
-          const c = text[pos++]!;
+          const c = text[pos++];
           if (c === '"') break;
           element += c === '\\' ? (text[pos++] ?? fail(text, pos, 'a character after the backslash')) : c;
         }
@@ -61,7 +61,7 @@ export function parsePgArray<T>(text: string, parseElement: (text: string) => T,
       } else {
         let element = '';
         while (pos < length && text[pos] !== delimiter && text[pos] !== '}') {
-          const c = text[pos++]!;
+          const c = text[pos++];
           element += c === '\\' ? (text[pos++] ?? fail(text, pos, 'a character after the backslash')) : c;
         }
         element = element.trimEnd();

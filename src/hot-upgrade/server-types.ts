@@ -54,10 +54,12 @@ export function readServerTypes(snapshotText: unknown, names: ReadonlyMap<string
     const candidates = parsed.types.filter(([, nspname, typname]) => typname === name && (schema === null || nspname === schema));
     // Unqualified: the type that the search_path shows wins, as it would in SQL; then public, then the oldest.
     candidates.sort(
-      (a, b) => Number(b[4]) - Number(a[4]) || Number(b[1] === 'public') - Number(a[1] === 'public') || a[0] - b[0],
+      (a, b) => Number(b[4]) - Number(a[4]) || Number(b[1] === 'public') - Number(a[1] === 'public') || Number(a[0]) - Number(b[0]),
     );
     const found = candidates[0];
-    types[registered] = found ? { oid: found[0], arrayOid: found[3] === 0 ? null : found[3] } : { oid: null, arrayOid: null };
+    // json_build_array writes OIDs as strings.
+    const arrayOid = found ? Number(found[3]) : 0;
+    types[registered] = found ? { oid: Number(found[0]), arrayOid: arrayOid === 0 ? null : arrayOid } : { oid: null, arrayOid: null };
   }
   return Object.freeze({ versionNum: Number(parsed.versionNum), version: parsed.version, types: Object.freeze(types) });
 }
@@ -72,7 +74,11 @@ export function movedTypes(from: ServerTypes, to: ServerTypes): MovedType[] {
   return moved;
 }
 
-/** True when two lookups describe the same server as far as parsing goes. */
-export function sameServerTypes(a: ServerTypes, b: ServerTypes): boolean {
-  return a.versionNum === b.versionNum && movedTypes(a, b).length === 0;
+/**
+ * True when `to` looks like another server than `from`: another version, or a type that existed
+ * at some OID now elsewhere or gone. A type that merely appeared (`CREATE EXTENSION` on the same
+ * server) is not a server change, though the connection's parsers pick it up all the same.
+ */
+export function isServerChange(from: ServerTypes, to: ServerTypes): boolean {
+  return from.versionNum !== to.versionNum || movedTypes(from, to).some((moved) => moved.from.oid !== null);
 }

@@ -3,7 +3,7 @@ import { DEFAULT_HOT_UPGRADE_MAX_STALENESS_MS } from '../config.js';
 import { parseDuration, type Duration } from '../duration.js';
 import { HotUpgradeError } from '../errors.js';
 import { ConnectionTypes, type TypeParsingClient } from './connection-types.js';
-import { movedTypes, readServerTypes, RESOLVE_TYPES_SQL, sameServerTypes, type MovedType, type ServerTypes } from './server-types.js';
+import { movedTypes, readServerTypes, RESOLVE_TYPES_SQL, isServerChange, type MovedType, type ServerTypes } from './server-types.js';
 import { splitTypeName, toTypeDefinition, type TypeDefinition, type TypeName, type TypeParser } from './type-definition.js';
 
 /** Payload of the `serverChange` event. */
@@ -152,6 +152,9 @@ export class TypeRegistry extends EventEmitter<TypeRegistryEvents> {
     const names = this.names;
     const definitions = this.types;
     const typnames = [...new Set([...names.values()].map((n) => n.name))];
+    // Staleness counts from when the lookup was sent: a lookup answered by the old server just before a
+    // switch must not count as fresh for longer than maxStaleness after it.
+    const startedAt = this.now();
     this.lookups++;
     let server: ServerTypes;
     try {
@@ -166,7 +169,7 @@ export class TypeRegistry extends EventEmitter<TypeRegistryEvents> {
       );
     }
     state.apply(client, server, definitions);
-    state.checkedAt = this.now();
+    state.checkedAt = startedAt;
     state.generation = generation;
     this.observe(server);
   }
@@ -174,7 +177,7 @@ export class TypeRegistry extends EventEmitter<TypeRegistryEvents> {
   private observe(server: ServerTypes): void {
     const previous = this.lastServer;
     this.lastServer = server;
-    if (previous === null || sameServerTypes(previous, server)) return;
+    if (previous === null || !isServerChange(previous, server)) return;
     const event: ServerChangeEvent = Object.freeze({ previous, current: server, moved: Object.freeze(movedTypes(previous, server)) });
     // Emitted on the next tick: a listener that throws must not fail the connection being prepared.
     process.nextTick(() => this.emit('serverChange', event));
