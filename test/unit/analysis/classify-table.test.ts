@@ -191,9 +191,9 @@ for (const [sql, stage, lock, relation] of ROWS) {
     const [analysis, ...rest] = analyzeSqlSync(sql);
     t.is(rest.length, 0);
     t.truthy(analysis);
-    t.true(analysis!.classified, JSON.stringify(analysis!.findings));
+    t.true(analysis.classified, JSON.stringify(analysis.findings));
     t.deepEqual(
-      { stage: analysis!.stage, lock: analysis!.lock, relation: analysis!.relation },
+      { stage: analysis.stage, lock: analysis.lock, relation: analysis.relation },
       { stage, lock, relation },
     );
   });

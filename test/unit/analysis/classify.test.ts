@@ -9,7 +9,7 @@ test.before(async () => {
 function one(sql: string, newTables?: ReadonlySet<string>): StatementAnalysis {
   const analyses = analyzeSqlSync(sql, newTables ? { newTables } : {});
   if (analyses.length !== 1) throw new Error(`expected one statement, got ${analyses.length}`);
-  return analyses[0]!;
+  return analyses[0];
 }
 
 // ---- rewrites --------------------------------------------------------------------------
@@ -72,19 +72,19 @@ const TYPE_CHANGES: readonly (readonly [from: string, to: string, rewrites: bool
 for (const [from, to, rewrites] of TYPE_CHANGES) {
   test(`ALTER COLUMN TYPE ${from} → ${to} rewrites=${rewrites}`, (t) => {
     const analyses = analyzeSqlSync(`ALTER TABLE t ADD COLUMN c ${from}; ALTER TABLE t ALTER COLUMN c TYPE ${to}`);
-    t.is(analyses[1]!.rewrites, rewrites);
-    t.is(analyses[1]!.findings.some((finding) => finding.code === 'column-type-rewrite'), rewrites);
+    t.is(analyses[1].rewrites, rewrites);
+    t.is(analyses[1].findings.some((finding) => finding.code === 'column-type-rewrite'), rewrites);
   });
 }
 
 test('a USING expression that computes new values rewrites even between coercible types', (t) => {
   const analyses = analyzeSqlSync("ALTER TABLE t ADD COLUMN c varchar(10); ALTER TABLE t ALTER COLUMN c TYPE text USING c || 'x'");
-  t.true(analyses[1]!.rewrites);
+  t.true(analyses[1].rewrites);
 });
 
 test('a USING that only casts the column keeps a coercible change rewrite-free', (t) => {
   const analyses = analyzeSqlSync('ALTER TABLE t ADD COLUMN c varchar(10); ALTER TABLE t ALTER COLUMN c TYPE text USING c::text');
-  t.false(analyses[1]!.rewrites);
+  t.false(analyses[1].rewrites);
 });
 
 // ---- scans -----------------------------------------------------------------------------
@@ -281,8 +281,8 @@ test('objects: DML references its target and the columns it writes', (t) => {
 
 test('a constraint on a column added earlier in the same input is pre-deploy: old code never writes it', (t) => {
   const [add, constrain] = analyzeSqlSync('ALTER TABLE t ADD COLUMN u_id int; ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (u_id) REFERENCES u (id) NOT VALID');
-  t.is(add!.stage, 'pre-deploy');
-  t.is(constrain!.stage, 'pre-deploy');
+  t.is(add.stage, 'pre-deploy');
+  t.is(constrain.stage, 'pre-deploy');
 });
 
 test('actions on a table created earlier in the input decide no stage', (t) => {
@@ -314,15 +314,15 @@ test('a parse error gives one ParseError entry with the parser message', (t) => 
   const analyses = analyzeSqlSync('ALTER TABLE t ADD COLUMN');
   t.is(analyses.length, 1);
   const [analysis] = analyses;
-  t.is(analysis!.kind, 'ParseError');
-  t.false(analysis!.classified);
-  t.is(analysis!.stage, null);
-  t.is(analysis!.sql, 'ALTER TABLE t ADD COLUMN');
+  t.is(analysis.kind, 'ParseError');
+  t.false(analysis.classified);
+  t.is(analysis.stage, null);
+  t.is(analysis.sql, 'ALTER TABLE t ADD COLUMN');
   t.deepEqual(
-    analysis!.findings.map((finding) => [finding.code, finding.severity]),
+    analysis.findings.map((finding) => [finding.code, finding.severity]),
     [['parse-error', 'error']],
   );
-  t.regex(analysis!.findings[0]!.message, /syntax error at end of input/);
+  t.regex(analysis.findings[0].message, /syntax error at end of input/);
 });
 
 test('a parse error in one statement leaves the others classified', (t) => {
@@ -358,5 +358,5 @@ for (const [sql, kind] of UNKNOWN) {
 
 test('analyzeSql loads the parser itself', async (t) => {
   const [analysis] = await analyzeSql('DROP TABLE t');
-  t.is(analysis!.stage, 'post-deploy');
+  t.is(analysis.stage, 'post-deploy');
 });
