@@ -48,7 +48,7 @@ export async function backfillStatements(
   if (columns.length === 0) throw new ConfigError('backfill: `set` names no column.');
   const batchSize = options.batchSize ?? DEFAULT_BACKFILL_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`backfill: batchSize must be a whole number of at least 1; got ${String(batchSize)}.`);
-  const values = await Promise.all(columns.map(async (c) => valueSql(set[c] as SqlValue)));
+  const values = columns.map((c) => valueSql(set[c]!));
   const where = options.where === undefined ? null : (await expressionSql(options.where, 'where')).sql;
   const target = quoteQualified(schema, table);
   const k = quoteIdentifier(key, 'column');
@@ -95,7 +95,7 @@ export async function backfill(
       { details: { operation, table } },
     );
   }
-  const key = keys[0]!;
+  const key = keys[0];
   const { first, next } = await backfillStatements(schema, table, key, set, options);
   const step = (sql: string, bindings?: unknown[]): PlanStep => ({
     sql,
@@ -118,7 +118,7 @@ export async function backfill(
   for (;;) {
     const batch = progress.batches === 0 ? step(first) : step(next, [progress.lastKey]);
     const result = (await executeStep(knex, batch, template)) as { rows: { last_key: unknown; scanned: string; updated: string }[] };
-    const row = result.rows[0]!;
+    const row = result.rows[0];
     const scanned = Number(row.scanned);
     if (scanned === 0) break;
     progress = {

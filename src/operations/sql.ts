@@ -59,7 +59,7 @@ type Node = Record<string, unknown>;
 function singleTarget(sql: string, what: string, original: string): Node {
   let result: { stmts?: { stmt?: Node }[] };
   try {
-    result = parseSync(sql) as unknown as typeof result;
+    result = parseSync(sql);
   } catch (error) {
     throw new ConfigError(`The ${what} ${JSON.stringify(original)} is not valid SQL: ${(error as Error).message}.`, {
       cause: error,
@@ -76,7 +76,7 @@ function singleTarget(sql: string, what: string, original: string): Node {
       { details: { what, value: original } },
     );
   }
-  return (targets[0]!.ResTarget as Node).val as Node;
+  return (targets[0].ResTarget as Node).val as Node;
 }
 
 /**

@@ -29,7 +29,7 @@ async function inTransaction(trx: Knex.Transaction, step: PlanStep, plan: Operat
       [values.statement ?? '0'],
     );
     const result = await trx.raw(step.sql, bindingsOf(step));
-    await trx.raw("SELECT set_config('statement_timeout', ?, true)", [previous.rows[0]!.previous]);
+    await trx.raw("SELECT set_config('statement_timeout', ?, true)", [previous.rows[0].previous]);
     return result;
   }
   return trx.raw(step.sql, bindingsOf(step));
@@ -38,7 +38,7 @@ async function inTransaction(trx: Knex.Transaction, step: PlanStep, plan: Operat
 /** The runner's step executor: timeouts on every step, lock-timeout retries where they are safe. */
 export const runnerStepExecutor: StepExecutor = async (knex, step, plan) => {
   if (isTransaction(knex)) {
-    return inTransaction(knex as Knex.Transaction, step, plan);
+    return inTransaction(knex, step, plan);
   }
   const context = runnerContextFor(knex);
   const timed = withTimeouts(knex, context);

@@ -20,7 +20,7 @@ export interface RunContext {
 /** The savepoint the whole migration is retried from when it runs inside a transaction. */
 export const MIGRATION_SAVEPOINT = 'knex_zd_migration';
 
-type MigrationFn = (knex: Knex) => PromiseLike<unknown> | unknown;
+type MigrationFn = (knex: Knex) => unknown;
 
 async function runInTransaction(fn: MigrationFn, trx: Knex.Transaction, context: RunnerContext): Promise<unknown> {
   // SET LOCAL before the savepoint, so that rolling back to the savepoint keeps them.
@@ -39,7 +39,7 @@ async function runInTransaction(fn: MigrationFn, trx: Knex.Transaction, context:
         attempt.watch(trx.client, pid);
         await trx.raw(`SAVEPOINT ${MIGRATION_SAVEPOINT}`);
         try {
-          const result = await withRunnerContext(context, async () => fn(trx));
+          const result = await withRunnerContext(context, async () => await fn(trx));
           await trx.raw(`RELEASE SAVEPOINT ${MIGRATION_SAVEPOINT}`);
           return result;
         } catch (error) {
@@ -61,7 +61,7 @@ async function runInTransaction(fn: MigrationFn, trx: Knex.Transaction, context:
 async function runOutsideTransaction(fn: MigrationFn, knex: Knex, context: RunnerContext): Promise<unknown> {
   const started = Date.now();
   try {
-    return await withRunnerContext(context, async () => fn(withTimeouts(knex, context)));
+    return await withRunnerContext(context, async () => await fn(withTimeouts(knex, context)));
   } catch (error) {
     if (sqlStateOf(error) === LOCK_NOT_AVAILABLE && !(error instanceof LockTimeoutError)) {
       // A lock timeout inside a transaction that the migration opened itself: its work was
@@ -99,7 +99,7 @@ export function wrapMigration(migration: Knex.Migration, context: RunContext): K
     wrapped[direction] = async (knex: Knex) => {
       const bound: MigrationFn = (k) => fn.call(migration, k);
       return isTransaction(knex)
-        ? runInTransaction(bound, knex as Knex.Transaction, runner)
+        ? runInTransaction(bound, knex, runner)
         : runOutsideTransaction(bound, knex, runner);
     };
   }
