@@ -73,7 +73,7 @@ export async function createQuorumBackend(
       if (context.knex === undefined) {
         throw new ConfigError('The postgres quorum backend needs the knex instance of the target database: createQuorumBackend(options, { knex }).');
       }
-      backend = new PostgresQuorumBackend({ knex: context.knex, connectTimeoutMs: options.connectTimeoutMs ?? 5000 });
+      backend = new PostgresQuorumBackend({ knex: context.knex, connectTimeoutMs: options.connectTimeoutMs ?? 10_000 });
       break;
     case 'redis':
       validateQuorumUrl(name, options.url);

@@ -130,8 +130,7 @@ export class MemcachedQuorumBackend implements QuorumBackend {
         continue;
       }
       const counter = this.#key(namespace, generation, 'arrived');
-      const { value } = await mc.increment(counter, 1, { initial: 1, expires: ttl });
-      if (value === null || value === undefined) throw new Error(`memcached refused to increment ${counter}`);
+      const value = await this.#increment(counter, ttl);
       // The expiry given to incr only applies when it creates the key: refresh it for later arrivals.
       await mc.touch(counter, ttl);
       // Counted just after the generation was settled: this arrival belongs to the next one.
@@ -141,6 +140,20 @@ export class MemcachedQuorumBackend implements QuorumBackend {
       }
       await mc.set(this.#key(namespace, null, 'gen'), String(generation), { expires: ttl });
       return { generation, arrival: value };
+    }
+  }
+
+  /** `incr` that creates the counter at 1; retried because two first arrivals can both try to create it. */
+  async #increment(counter: string, ttl: number): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { value } = await this.#mc().increment(counter, 1, { initial: 1, expires: ttl });
+        if (typeof value === 'number') return value;
+        throw new Error(`memcached did not return a value when incrementing ${counter}`);
+      } catch (error) {
+        // The loser of a creation race gets NOT_STORED; the counter exists by now, so try again.
+        if (attempt >= 5 || !/not stored|exists/i.test((error as Error).message)) throw error;
+      }
     }
   }
 

@@ -11,7 +11,7 @@ export interface PostgresQuorumOptions {
   readonly tableName?: string;
   /** Its schema. @default the connection's search_path */
   readonly schemaName?: string;
-  /** How long `connect()` waits for the database. @default 5000 */
+  /** How long `connect()` waits for the database. @default 10000 */
   readonly connectTimeoutMs?: number;
 }
 
@@ -46,7 +46,7 @@ export class PostgresQuorumBackend implements QuorumBackend {
     this.#knex = options.knex;
     this.#table = options.tableName ?? DEFAULT_QUORUM_TABLE;
     this.#schema = options.schemaName;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.location = `table ${this.#schema ? `${this.#schema}.` : ''}${this.#table} of the target database`;
   }
 
