@@ -360,3 +360,20 @@ test('analyzeSql loads the parser itself', async (t) => {
   const [analysis] = await analyzeSql('DROP TABLE t');
   t.is(analysis.stage, 'post-deploy');
 });
+
+test('a unique index on a column added earlier in the same input is pre-deploy', (t) => {
+  const [, index] = analyzeSqlSync('ALTER TABLE users ADD COLUMN handle text; CREATE UNIQUE INDEX CONCURRENTLY users_handle ON users (handle)');
+  t.is(index.stage, 'pre-deploy');
+  t.is(one('CREATE UNIQUE INDEX CONCURRENTLY users_handle ON users (handle)').stage, 'post-deploy');
+});
+
+test('ALTER INDEX names no table object', (t) => {
+  t.deepEqual(one('ALTER INDEX orders_idx SET TABLESPACE fast').objects, []);
+  t.deepEqual(one('ALTER INDEX orders_idx RENAME TO orders_customer_idx').objects, []);
+});
+
+test('objects: constraint, trigger and index names are not mistaken for columns', (t) => {
+  for (const sql of ['ALTER TABLE t DROP CONSTRAINT c', 'ALTER TABLE t VALIDATE CONSTRAINT c', 'ALTER TABLE t ENABLE TRIGGER tr', 'ALTER TABLE t CLUSTER ON t_idx']) {
+    t.deepEqual(one(sql).objects, [{ schema: null, table: 't', column: null, effect: 'alter' }], sql);
+  }
+});
