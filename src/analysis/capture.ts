@@ -115,15 +115,15 @@ function captureClientClass(base: ClientClass): ClientClass {
   class CaptureClient extends Base {
     declare config: Knex.Config;
 
-    acquireConnection(): Promise<object> {
+    override acquireConnection(): Promise<object> {
       return Promise.resolve({ __knexUid: 'knex-zd-capture' });
     }
 
-    releaseConnection(): Promise<void> {
+    override releaseConnection(): Promise<void> {
       return Promise.resolve();
     }
 
-    async query(_connection: object, queryParam: string | { sql: string; bindings?: unknown[] }): Promise<unknown> {
+    override async query(_connection: object, queryParam: string | { sql: string; bindings?: unknown[] }): Promise<unknown> {
       const obj = typeof queryParam === 'string' ? { sql: queryParam } : queryParam;
       const bindings = (obj.bindings ?? []);
       const { recorder, reader } = captureState.get(this.config)!;

@@ -1,34 +1,75 @@
-import { ConfigError } from '../errors.js';
+import type { Knex } from 'knex';
 import type { MigrateResult, MigrationPlan } from '../migrator/staged-migrator.js';
+import { createQuorumBackend } from '../quorum/create-backend.js';
+import { formatQuorumEvent } from '../quorum/events.js';
+import { resolveQuorumOptions } from '../quorum/resolve-options.js';
+import { runWithQuorum } from '../quorum/run-with-quorum.js';
 import type { Project } from './context.js';
-import { stringFlag, type ParsedFlags } from './flags.js';
+import type { ParsedFlags } from './flags.js';
 import type { Output } from './output.js';
 
-/** The `zeroDowntime.quorum` overrides the quorum flags make. */
-export function quorumOverrides(values: ParsedFlags['values']): Record<string, unknown> {
-  const quorum: Record<string, unknown> = {};
-  const backend = stringFlag(values, 'quorum-backend');
-  const url = stringFlag(values, 'quorum-url');
-  const timeout = stringFlag(values, 'quorum-timeout');
-  if (backend !== undefined) quorum.backend = backend;
-  if (url !== undefined) quorum.url = url;
-  if (timeout !== undefined) {
-    if (!/^\d+(\.\d+)?$/.test(timeout.trim()) || Number(timeout) <= 0) {
-      throw new ConfigError(`--quorum-timeout must be a positive number of seconds; got ${JSON.stringify(timeout)}.`);
-    }
-    quorum.timeout = `${timeout.trim()}s`;
-  }
-  return Object.keys(quorum).length > 0 ? { quorum } : {};
+/** What the deployer that did not apply learns: who applied, and their summary. */
+export interface QuorumOutcomeForCli {
+  readonly result: MigrateResult | null;
+  readonly appliedBy: string | null;
+  readonly summary: string | null;
 }
 
-/** Applies the plan, coordinated with the other deployers when `size` > 1. */
+/** Identifies the target database for the quorum namespace (the server's view: right behind pgbouncer too). */
+async function databaseIdentity(knex: Knex): Promise<string> {
+  const row = (
+    await knex.raw<{ rows: Array<{ id: string }> }>(
+      `select current_database() || '@' || coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port()::text, '') as id`,
+    )
+  ).rows[0];
+  return row?.id ?? 'unknown';
+}
+
+/**
+ * Applies the plan, coordinated with the other deployers when `--quorum N` > 1: the N-th to
+ * arrive applies it once, the others wait for its outcome. Flags are validated and the
+ * backend is reached before anything is applied.
+ */
 export async function applyWithQuorum(
-  _project: Project,
+  project: Project,
   plan: MigrationPlan,
-  size: number,
+  values: ParsedFlags['values'],
   apply: () => Promise<MigrateResult>,
-  _output: Output,
-): Promise<MigrateResult> {
-  if (size <= 1 || plan.migrations.length === 0) return apply();
-  throw new ConfigError('--quorum is not available in this build.');
+  output: Output,
+): Promise<QuorumOutcomeForCli> {
+  const options = resolveQuorumOptions(
+    {
+      quorum: values.quorum,
+      quorumTimeout: values['quorum-timeout'],
+      quorumBackend: values['quorum-backend'],
+      quorumUrl: values['quorum-url'],
+    },
+    project.settings.quorum,
+  );
+  if (!options || options.size === 1 || plan.migrations.length === 0) {
+    return { result: await apply(), appliedBy: null, summary: null };
+  }
+  const backend = await createQuorumBackend({ backend: options.backend, url: options.url }, { knex: project.knex });
+  try {
+    const outcome = await runWithQuorum(
+      {
+        backend,
+        namespace: {
+          plan: plan.migrations.map((m) => ({ name: m.name, direction: m.direction })),
+          stage: plan.stage,
+          database: await databaseIdentity(project.knex),
+        },
+        size: options.size,
+        timeoutMs: options.timeoutMs,
+        leaseMs: options.leaseMs,
+        onProgress: (event) => output.err(formatQuorumEvent(event)),
+        summarize: ([batch, log]) => `batch ${batch}: ${log.length} migration${log.length === 1 ? '' : 's'} (${log.join(', ')})`,
+      },
+      apply,
+    );
+    if (outcome.role === 'waiter') return { result: null, appliedBy: outcome.applier, summary: outcome.summary };
+    return { result: outcome.value, appliedBy: null, summary: null };
+  } finally {
+    await backend.close();
+  }
 }

@@ -1,9 +1,9 @@
 import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
-import { PROJECT_FLAGS, QUORUM_FLAGS, TIMEOUT_FLAGS, integerFlag, timeoutOverrides } from '../flags.js';
+import { PROJECT_FLAGS, QUORUM_FLAGS, TIMEOUT_FLAGS, timeoutOverrides } from '../flags.js';
 import { palette } from '../output.js';
-import { applyWithQuorum, quorumOverrides } from '../quorum.js';
+import { applyWithQuorum } from '../quorum.js';
 
 /** `knex-zd migrate:latest [--pre-deploy] [--quorum N]`: apply pending migrations of the stage. */
 export const migrateLatestCommand: Command = {
@@ -24,14 +24,18 @@ export const migrateLatestCommand: Command = {
 Runs the checks first and refuses to start on an error, before touching the database.`,
   flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...QUORUM_FLAGS, 'pre-deploy': { type: 'boolean' }, json: { type: 'boolean' } },
   async run({ values }, output) {
-    const size = integerFlag(values, 'quorum', 1) ?? 1;
-    const overrides = { ...timeoutOverrides(values), ...quorumOverrides(values) };
-    return withProject(values as never, overrides, async (project) => {
+    return withProject(values as never, timeoutOverrides(values), async (project) => {
       const preDeploy = values['pre-deploy'] === true;
       const c = palette(output.color);
       const plan = await project.migrator.planLatest({ preDeploy });
       const apply = () => project.migrator.latest({ preDeploy });
-      const [batch, log] = await applyWithQuorum(project, plan, size, apply, output);
+      const outcome = await applyWithQuorum(project, plan, values, apply, output);
+      if (!outcome.result) {
+        if (values.json) output.out(JSON.stringify({ appliedBy: outcome.appliedBy, summary: outcome.summary }, null, 2));
+        else output.out(c.green(`Applied by another deployer (${outcome.appliedBy}): ${outcome.summary ?? 'done'}.`));
+        return EXIT.ok;
+      }
+      const [batch, log] = outcome.result;
       if (values.json) {
         output.out(JSON.stringify({ batch, migrations: log, skipped: plan.skipped.map((m) => m.name) }, null, 2));
         return EXIT.ok;

@@ -141,7 +141,7 @@ test('unknown flags are refused; unknown commands go to knex', async (t) => {
   t.regex(flag.stderr, /Unknown option '--pre-deplo'/);
   const quorum = await project.run(['migrate:latest', '--quorum', 'three']);
   t.is(quorum.code, 2);
-  t.regex(quorum.stderr, /--quorum must be a whole number of at least 1; got "three"/);
+  t.regex(quorum.stderr, /--quorum must be the number of deployers that run this deploy, a whole number of at least 1; got "three"/);
 
   const version = await project.run(['migrate:currentVersion']);
   t.is(version.code, 0, version.stderr);
