@@ -87,3 +87,31 @@ export type {
 export { wrapMigration } from './runner/wrap-migration.js';
 export type { RunContext } from './runner/wrap-migration.js';
 export type { BlockingProcess } from './runner/blockers.js';
+export { runWithQuorum } from './quorum/run-with-quorum.js';
+export type { QuorumRunOptions, QuorumResult } from './quorum/run-with-quorum.js';
+export { decideQuorumStep } from './quorum/decide.js';
+export type { QuorumView, QuorumStep } from './quorum/decide.js';
+export { quorumNamespace } from './quorum/namespace.js';
+export type { QuorumNamespaceInput, QuorumPlanEntry } from './quorum/namespace.js';
+export { createQuorumBackend, validateQuorumUrl } from './quorum/create-backend.js';
+export type { QuorumBackendOptions, QuorumBackendContext } from './quorum/create-backend.js';
+export { resolveQuorumOptions } from './quorum/resolve-options.js';
+export type { QuorumFlags, ResolvedQuorumOptions } from './quorum/resolve-options.js';
+export { formatQuorumEvent } from './quorum/events.js';
+export type { QuorumEvent } from './quorum/events.js';
+export { defaultDeployerId } from './quorum/deployer-id.js';
+export { RedisQuorumBackend } from './quorum/redis-quorum.js';
+export type { RedisQuorumOptions } from './quorum/redis-quorum.js';
+export { MemcachedQuorumBackend } from './quorum/memcached-quorum.js';
+export type { MemcachedQuorumOptions } from './quorum/memcached-quorum.js';
+export { PostgresQuorumBackend, DEFAULT_QUORUM_TABLE } from './quorum/postgres-quorum.js';
+export type { PostgresQuorumOptions } from './quorum/postgres-quorum.js';
+export type {
+  QuorumBackend,
+  QuorumState,
+  QuorumDecision,
+  QuorumOutcome,
+  QuorumOutcomeKind,
+  QuorumArrival,
+  QuorumClaim,
+} from './quorum/types.js';
