@@ -7,6 +7,7 @@ import { migrationError } from './migration-error.js';
 import { missingDown } from './missing-down.js';
 import { isUnsafeFindingId, statementFindings } from './statement-findings.js';
 import type { Check } from './types.js';
+import { unsafeChecks } from './unsafe/index.js';
 
 /** Every check, in the order their findings are printed. */
 export const CHECKS: readonly Check[] = Object.freeze([
@@ -16,6 +17,7 @@ export const CHECKS: readonly Check[] = Object.freeze([
   missingDown,
   concurrentlyInTransaction,
   statementFindings,
+  ...unsafeChecks,
 ]);
 
 /** Findings after the knexfile's severities and the migrations' opt-outs are applied. */
