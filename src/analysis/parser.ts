@@ -3,6 +3,8 @@
  * synchronously: classifying thousands of statements must not pay an `await` each.
  */
 
+import { ZeroDowntimeError } from '../errors.js';
+
 /** A parse-tree node as libpg-query returns it: `{ NodeType: { ...fields } }` or a bare field object. */
 export type PgNode = Record<string, any>;
 
@@ -53,7 +55,8 @@ export function isParserLoaded(): boolean {
 
 function requireLibrary(): LibPgQuery {
   if (!library) {
-    throw new Error(
+    throw new ZeroDowntimeError(
+      'ZD_PARSER_NOT_LOADED',
       'The PostgreSQL parser is not loaded: call `await loadParser()` once before `analyzeSqlSync()`, or use `await analyzeSql()`.',
     );
   }
