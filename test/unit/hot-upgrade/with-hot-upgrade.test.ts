@@ -6,7 +6,7 @@ import { withHotUpgrade } from '../../../src/hot-upgrade/with-hot-upgrade.js';
 
 const base = { client: 'pg', connection: 'postgres://localhost/app' } satisfies Knex.Config;
 
-type AfterCreate = (connection: unknown, done: (error: unknown, connection: unknown) => void) => void;
+type AfterCreate = (connection: unknown, done: (error: Error | null, connection: unknown) => void) => void;
 const afterCreateOf = (config: Knex.Config) => config.pool!.afterCreate as AfterCreate;
 const runAfterCreate = (config: Knex.Config, connection: unknown) =>
   new Promise<unknown>((resolve, reject) => afterCreateOf(config)(connection, (error, c) => (error ? reject(error) : resolve(c))));
@@ -52,7 +52,7 @@ test("the user's afterCreate and validate still run, after the registry's", asyn
   });
   const connection = {};
   t.is(await runAfterCreate(config, connection), connection);
-  t.false(await (config.pool.validate as (connection: unknown) => Promise<boolean>)(connection));
+  t.false(await (config.pool.validate as unknown as (connection: unknown) => Promise<boolean>)(connection));
   t.deepEqual(calls, ['afterCreate', 'validate']);
 });
 
