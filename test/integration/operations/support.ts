@@ -31,15 +31,17 @@ export interface Writer {
 /** Starts a concurrent writer on `table` (columns id, n). */
 export async function startWriter(url: string, table: string): Promise<Writer> {
   const client = new pg.Client({ connectionString: url, application_name: 'test writer' });
+  client.on('error', () => undefined); // the database may be dropped under a writer of a failed test
   await client.connect();
   let running = true;
   let longest = 0;
   let writes = 0;
+  let failure: unknown;
   const quoted = `"${table.replace(/"/g, '""')}"`;
   const loop = (async () => {
     while (running) {
       const started = performance.now();
-      await client.query(`INSERT INTO ${quoted} (n) VALUES ($1)`, [writes]);
+      await client.query(`INSERT INTO ${quoted} (n, note) VALUES ($1, $2)`, [writes, `writer ${writes}`]);
       await client.query(`UPDATE ${quoted} SET n = n + 1 WHERE id = $1`, [1 + (writes % 1000)]);
       longest = Math.max(longest, performance.now() - started);
       writes++;
@@ -48,8 +50,11 @@ export async function startWriter(url: string, table: string): Promise<Writer> {
   return {
     async stop() {
       running = false;
-      await loop;
-      await client.end();
+      await loop.catch((error: unknown) => {
+        failure = error;
+      });
+      await client.end().catch(() => undefined);
+      if (failure) throw failure;
       return { longestStallMs: longest, writes };
     },
   };
