@@ -235,9 +235,10 @@ export class MemcachedQuorumBackend implements QuorumBackend {
     return won;
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     const client = this.#client;
     this.#client = null;
     client?.close();
+    return Promise.resolve();
   }
 }

@@ -137,7 +137,7 @@ export class RedisQuorumBackend implements QuorumBackend {
   async read(namespace: string, generation: number): Promise<QuorumState> {
     const [flat, lease] = (await this.#redis().eval(READ, 1, this.#prefix(namespace), generation)) as [string[], number];
     const fields: Record<string, string> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]] = flat[i + 1]!;
     return stateFromFields(fields, lease === 1);
   }
 

@@ -77,7 +77,9 @@ export function resolveQuorumOptions(flags: QuorumFlags, settings: Settings['quo
   // A URL from the knexfile belongs to the knexfile's backend; a flag that switches backends needs its own.
   const url =
     flags.quorumUrl !== undefined
-      ? String(flags.quorumUrl)
+      ? typeof flags.quorumUrl === 'string'
+        ? flags.quorumUrl
+        : JSON.stringify(flags.quorumUrl)
       : flags.quorumBackend === undefined || flags.quorumBackend === settings.backend
         ? settings.url
         : null;

@@ -52,7 +52,7 @@ test('memcached: a Memcached restart in the middle fails the run clearly or comp
     const dump = deployers.map(describeDeployer).join('\n');
     t.true(exits.every((e) => e.code === 0 || e.code === 1), dump);
     for (const [i, deployer] of deployers.entries()) {
-      if (exits[i]!.code === 1) t.is(deployer.lines.find((l) => l.error)?.error, 'ZD_QUORUM', dump);
+      if (exits[i].code === 1) t.is(deployer.lines.find((l) => l.error)?.error, 'ZD_QUORUM', dump);
     }
     const counts = await appliedCounts(db.knex);
     t.true(counts.sideEffects <= 1 && counts.migrations <= 1, `applied ${counts.sideEffects} times`);

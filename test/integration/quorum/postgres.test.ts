@@ -6,7 +6,7 @@ import { registerQuorumScenarios, TEST_LEASE_MS } from './support/scenarios.js';
 
 registerQuorumScenarios(test, {
   backend: 'postgres',
-  setup: async () => ({ url: null, teardown: async () => undefined }),
+  setup: () => Promise.resolve({ url: null, teardown: () => Promise.resolve() }),
 });
 
 test('postgres: the coordination table records each generation, its applier and its outcome', async (t) => {

@@ -65,7 +65,7 @@ export function spawnDeployer(config: Omit<WorkerConfig, 'id'> & { id?: string }
   const stderr: string[] = [];
   const waiters: { predicate: (line: WorkerLine) => boolean; resolve: (line: WorkerLine) => void }[] = [];
   let buffer = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     buffer += chunk;
     let newline: number;
     while ((newline = buffer.indexOf('\n')) >= 0) {
@@ -87,7 +87,7 @@ export function spawnDeployer(config: Omit<WorkerConfig, 'id'> & { id?: string }
       }
     }
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
   });
@@ -129,7 +129,7 @@ export async function createSideEffectTables(knex: Knex): Promise<void> {
 export async function appliedCounts(knex: Knex): Promise<{ sideEffects: number; migrations: number }> {
   const [side] = await knex('quorum_side_effect').count<{ count: string }[]>({ count: '*' });
   const [migrations] = await knex('quorum_migrations').count<{ count: string }[]>({ count: '*' });
-  return { sideEffects: Number(side!.count), migrations: Number(migrations!.count) };
+  return { sideEffects: Number(side.count), migrations: Number(migrations.count) };
 }
 
 /** A readable dump of a deployer's output, for assertion messages. */

@@ -90,7 +90,7 @@ export function registerQuorumScenarios(test: TestFn, target: BackendUnderTest):
       const codes = exitCodes(exits);
       t.is(codes.filter((c) => c === 2).length, 1, `the applier exits with its own error\n${dump(deployers)}`);
       t.is(codes.filter((c) => c === 1).length, 2, 'the waiters exit with a QuorumError');
-      const applierExit = exits[codes.indexOf(2)]!.at;
+      const applierExit = exits[codes.indexOf(2)].at;
       t.true(Math.max(...exits.map((e) => e.at)) - applierExit < 5000, 'waiters learn of the failure within seconds');
       for (const deployer of deployers.filter((_, i) => codes[i] === 1)) {
         const error = deployer.lines.find((l) => l.error)!;
