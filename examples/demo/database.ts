@@ -75,7 +75,7 @@ function serverOn(serverUrl: string, description: string, version: string, stop:
 async function serverVersion(serverUrl: string): Promise<string> {
   return admin(serverUrl, async (knex) => {
     const result = await knex.raw<{ rows: Array<{ server_version: string }> }>('SHOW server_version');
-    return result.rows[0]!.server_version;
+    return result.rows[0].server_version;
   });
 }
 

@@ -68,7 +68,7 @@ export function record(stats: SideStats, elapsedMs: number, error: unknown): voi
   if (elapsedMs > stats.longestStallMs) stats.longestStallMs = elapsedMs;
   if (error !== undefined) {
     stats.failed += 1;
-    const message = error instanceof Error ? error.message.split('\n')[0]!.replace(/^.* - /, '') : String(error);
+    const message = error instanceof Error ? error.message.split('\n')[0].replace(/^.* - /, '') : typeof error === 'string' ? error : 'request failed';
     stats.errors.set(message, (stats.errors.get(message) ?? 0) + 1);
   }
 }
@@ -151,7 +151,7 @@ export function weightedPicker<T>(items: ReadonlyArray<{ readonly weight: number
       point -= item.weight;
       if (point < 0) return item.value;
     }
-    return items[items.length - 1]!.value;
+    return items[items.length - 1].value;
   };
 }
 

@@ -18,7 +18,7 @@ function sideCells(stats: SideStats | undefined): string[] {
   return [count(stats.queries), failed, ms(stats.longestStallMs)];
 }
 
-// eslint-disable-next-line no-control-regex
+ 
 const ANSI = /\u001b\[[0-9;]*m/g;
 const visible = (text: string) => text.replace(ANSI, '').length;
 const padStart = (text: string, width: number) => ' '.repeat(Math.max(0, width - visible(text))) + text;
@@ -29,13 +29,13 @@ export function formatRelease(rows: ReadonlyArray<{ mode: string; results: reado
   const widths = [12, 16, 10, 9, 7, 9, 9, 7, 9];
   const header = ['', 'phase', 'migration', 'queries', 'failed', 'stall', 'queries', 'failed', 'stall'];
   const lines: string[] = [];
-  lines.push(pc.dim(`${' '.repeat(widths[0]! + widths[1]! + widths[2]! + 3)}${padEnd('  old code', 27)}  new code`));
-  lines.push(pc.dim(header.map((h, i) => (i < 2 ? padEnd(h, widths[i]!) : padStart(h, widths[i]!))).join(' ')));
+  lines.push(pc.dim(`${' '.repeat(widths[0] + widths[1] + widths[2] + 3)}${padEnd('  old code', 27)}  new code`));
+  lines.push(pc.dim(header.map((h, i) => (i < 2 ? padEnd(h, widths[i]) : padStart(h, widths[i]))).join(' ')));
   for (const { mode, results } of rows) {
     results.forEach((phase, index) => {
       const migration = phase.workMs === null ? '–' : phase.workError ? pc.red('failed') : ms(phase.workMs);
       const cells = [index === 0 ? pc.bold(mode) : '', phase.name, migration, ...SIDES.flatMap((s) => sideCells(phase.sides[s]))];
-      lines.push(cells.map((c, i) => (i < 2 ? padEnd(c, widths[i]!) : padStart(c, widths[i]!))).join(' '));
+      lines.push(cells.map((c, i) => (i < 2 ? padEnd(c, widths[i]) : padStart(c, widths[i]))).join(' '));
     });
   }
   return lines.join('\n');

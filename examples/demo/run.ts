@@ -53,8 +53,9 @@ function knexZd(workspace: Workspace, databaseUrl: string, args: readonly string
           reject(new Error(`knex-zd ${args.join(' ')} failed:\n${stderr || stdout}`, { cause: error }));
           return;
         }
-        const lines = stdout.trim().split('\n').filter(Boolean);
-        resolve(lines.at(-1) ?? '');
+        // The summary line ("applied 2 pre-deploy migrations…"), else the first line.
+        const lines = stdout.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+        resolve(lines.find((l) => /^(applied|no pending|already)/i.test(l)) ?? lines[0] ?? '');
       },
     );
   });
@@ -188,7 +189,7 @@ async function main(): Promise<number> {
     scratch.add(zdDatabase);
     const zdUrl = server.url(zdDatabase);
 
-    say(pc.dim(`Release 0 (${RELEASES[0]!.title}): migrating and seeding ${size.customers.toLocaleString('en-US')} customers, ${size.orders.toLocaleString('en-US')} orders…`));
+    say(pc.dim(`Release 0 (${RELEASES[0].title}): migrating and seeding ${size.customers.toLocaleString('en-US')} customers, ${size.orders.toLocaleString('en-US')} orders…`));
     await workspace.ship(0);
     await knexZd(workspace, zdUrl, ['migrate:latest']);
     const seeding = connect(zdUrl, 1);
@@ -201,8 +202,8 @@ async function main(): Promise<number> {
 
     for (const release of RELEASES.slice(1)) {
       if (abort.signal.aborted) break;
-      const old = codes[release.number - 1]!;
-      const next = codes[release.number]!;
+      const old = codes[release.number - 1];
+      const next = codes[release.number];
       say();
       say(pc.bold(pc.cyan(`Release ${release.number}: ${release.title}`)));
       say(pc.dim(`  old code = release ${old.release} (${old.summary}); new code = release ${next.release} (${next.summary})`));
