@@ -202,22 +202,27 @@ export async function captureMigration(
 /** Classifies captured statements; tables created earlier in the migration are exempt from unsafe findings. */
 function classify(raw: readonly RawStatement[]): CapturedStatement[] {
   const newTables = new Set<string>();
+  const newColumns = new Set<string>();
   const out: CapturedStatement[] = [];
   for (const statement of raw) {
-    const analyses = analyzeSqlSync(statement.sql, { newTables });
+    const analyses = analyzeSqlSync(statement.sql, { newTables, newColumns });
     for (const analysis of analyses) {
-      rememberCreatedTables(analysis, newTables);
+      rememberCreated(analysis, newTables, newColumns);
       out.push({ ...statement, sql: analysis.sql, analysis });
     }
   }
   return out;
 }
 
-function rememberCreatedTables(analysis: StatementAnalysis, newTables: Set<string>): void {
+function rememberCreated(analysis: StatementAnalysis, newTables: Set<string>, newColumns: Set<string>): void {
   for (const object of analysis.objects) {
-    if (object.effect === 'create' && object.column === null) {
+    if (object.effect !== 'create') continue;
+    const table = object.schema ? `${object.schema}.${object.table}` : object.table;
+    if (object.column === null) {
       newTables.add(object.table);
-      if (object.schema) newTables.add(`${object.schema}.${object.table}`);
+      newTables.add(table);
+    } else if (analysis.kind === 'AlterTableStmt') {
+      newColumns.add(`${table}.${object.column}`);
     }
   }
 }

@@ -74,7 +74,7 @@ export { loadParser } from './parser.js';
  * unsafe-operation findings and decide no stage: nobody uses them yet.
  */
 export function analyzeSqlSync(sql: string, options: AnalyzeSqlOptions = {}): StatementAnalysis[] {
-  const input = new InputState(options.newTables);
+  const input = new InputState(options.newTables, options.newColumns);
   return parseStatements(sql).map((parsed) => {
     if (!parsed.ok) return parseErrorAnalysis(parsed.sql, parsed.error);
     const statement = new StatementBuilder(parsed.sql, parsed.source, parsed.end, input);
@@ -96,8 +96,12 @@ class InputState {
   private readonly indexes = new Set<string>();
   private readonly types = new Map<string, ColumnType>();
 
-  constructor(newTables: ReadonlySet<string> | undefined) {
+  constructor(newTables: ReadonlySet<string> | undefined, newColumns?: ReadonlySet<string>) {
     for (const table of newTables ?? []) this.tables.add(table);
+    for (const key of newColumns ?? []) {
+      const dot = key.lastIndexOf('.');
+      if (dot > 0) this.columns.add(`${key.slice(0, dot)}\u0000${key.slice(dot + 1)}`);
+    }
   }
 
   addTable(table: TableName): void {

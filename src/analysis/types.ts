@@ -105,4 +105,10 @@ export interface AnalyzeSqlOptions {
    * are dropped, since nobody else can be using them yet.
    */
   readonly newTables?: ReadonlySet<string>;
+  /**
+   * Columns added earlier in the same migration, as `'table.column'` (or `'schema.table.column'`):
+   * constraints and unique indexes covering only such columns are pre-deploy work, since old
+   * code never writes them (knex's `t.integer('x').references(...)` in `alterTable`).
+   */
+  readonly newColumns?: ReadonlySet<string>;
 }

@@ -146,3 +146,27 @@ test('down reports invert the stage of up', async (t) => {
   t.is(down.stage, 'post-deploy');
   t.is(down.stageSource, 'inferred');
 });
+
+test('a column added with a foreign key in alterTable is pre-deploy, not mixed', async (t) => {
+  const db = await withDb(t);
+  const report = await analyzeMigration(
+    db.knex,
+    {
+      name: 'fk.js',
+      module: {
+        up: async (knex: Knex) => {
+          await knex.schema.createTable('teams', (table) => table.increments('id'));
+          await knex.schema.alterTable('users', (table) => {
+            table.integer('team_id').references('teams.id');
+            table.string('nickname').unique();
+          });
+        },
+        down: async () => {},
+      },
+    },
+    { settings },
+  );
+  t.is(report.error, null);
+  t.is(report.stage, 'pre-deploy');
+  t.is(report.stageSource, 'inferred');
+});
