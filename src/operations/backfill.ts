@@ -48,7 +48,7 @@ export async function backfillStatements(
   if (columns.length === 0) throw new ConfigError('backfill: `set` names no column.');
   const batchSize = options.batchSize ?? DEFAULT_BACKFILL_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`backfill: batchSize must be a whole number of at least 1; got ${String(batchSize)}.`);
-  const values = columns.map((c) => valueSql(set[c]!));
+  const values = columns.map((c) => valueSql(set[c]));
   const where = options.where === undefined ? null : (await expressionSql(options.where, 'where')).sql;
   const target = quoteQualified(schema, table);
   const k = quoteIdentifier(key, 'column');
@@ -57,7 +57,9 @@ export async function backfillStatements(
   const wanted = values.join(', ');
   const build = (lowerBound: boolean) =>
     `WITH batch AS (SELECT ${k} AS zd_key FROM ${target}${lowerBound ? ` WHERE ${k} > ?` : ''} ORDER BY ${k} LIMIT ${batchSize}),\n` +
-    `updated AS (UPDATE ${target} AS zd_row SET ${assignments} FROM batch WHERE zd_row.${k} = batch.zd_key` +
+    // = ANY(ARRAY(…)) keeps the update on the primary key index; a join with the CTE may be
+    // planned as a hash join over the whole table, making every batch a full scan.
+    `updated AS (UPDATE ${target} AS zd_row SET ${assignments} WHERE zd_row.${k} = ANY (ARRAY(SELECT zd_key FROM batch))` +
     `${where === null ? '' : ` AND (${where})`} AND ROW(${current}) IS DISTINCT FROM ROW(${wanted}) RETURNING 1)\n` +
     'SELECT (SELECT max(zd_key) FROM batch) AS last_key, (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM updated) AS updated';
   return { first: build(false), next: build(true) };
@@ -71,7 +73,7 @@ export async function backfillStatements(
  *
  * SQL (one per batch, the first without `WHERE "id" > ?`):
  * `WITH batch AS (SELECT "id" AS zd_key FROM "s"."t" WHERE "id" > ? ORDER BY "id" LIMIT 1000),
- *  updated AS (UPDATE "s"."t" AS zd_row SET "c" = <value> FROM batch WHERE zd_row."id" = batch.zd_key
+ *  updated AS (UPDATE "s"."t" AS zd_row SET "c" = <value> WHERE zd_row."id" = ANY (ARRAY(SELECT zd_key FROM batch))
  *  AND (<where>) AND ROW(zd_row."c") IS DISTINCT FROM ROW(<value>) RETURNING 1) SELECT …`
  *
  * Reverse: none (data); write the inverse backfill if one exists.

@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { Knex } from 'knex';
 import { createTestDatabase } from '../../helpers/db.js';
 import {
   addCheckConstraint,
@@ -64,13 +65,13 @@ test('on a 100k-row table under concurrent writes, every operation completes wit
       { attname: 'note', attnotnull: true },
     ]);
     const nulls = await knex.raw<{ rows: { missing: string }[] }>('SELECT count(*) AS missing FROM items WHERE owner_id IS NULL AND id <= ?', [ROWS]);
-    t.is(nulls.rows[0]!.missing, '0');
+    t.is(nulls.rows[0].missing, '0');
   } finally {
     await db.drop();
   }
 });
 
-async function terminateWhenWaiting(knex: import('knex').Knex, pattern: string): Promise<number> {
+async function terminateWhenWaiting(knex: Knex, pattern: string): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const found = await knex.raw<{ rows: { pid: number }[] }>(
       "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE ? AND wait_event_type IS NOT NULL AND pid <> pg_backend_pid() AND state = 'active'",
@@ -100,7 +101,7 @@ test('an index build killed half-way leaves an INVALID index that the next run d
     await holder.query('ROLLBACK');
     await knex.client.releaseConnection(holder);
     const invalid = await knex.raw<{ rows: { indisvalid: boolean }[] }>("SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_n_index'::regclass");
-    t.false(invalid.rows[0]!.indisvalid);
+    t.false(invalid.rows[0].indisvalid);
 
     const rerun = await addIndexConcurrently(knex, 'items', ['n']);
     t.deepEqual(sqlOf(rerun), [
@@ -108,7 +109,7 @@ test('an index build killed half-way leaves an INVALID index that the next run d
       'CREATE INDEX CONCURRENTLY "items_n_index" ON "public"."items" ("n")',
     ]);
     const valid = await knex.raw<{ rows: { indisvalid: boolean }[] }>("SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_n_index'::regclass");
-    t.true(valid.rows[0]!.indisvalid);
+    t.true(valid.rows[0].indisvalid);
     t.is((await addIndexConcurrently(knex, 'items', ['n'])).steps.length, 0);
   } finally {
     await db.drop();
@@ -131,7 +132,7 @@ test('a VALIDATE killed half-way resumes at VALIDATE on the next run', async (t)
     await holder.query('ROLLBACK');
     await knex.client.releaseConnection(holder);
     const check = await knex.raw<{ rows: { convalidated: boolean }[] }>("SELECT convalidated FROM pg_constraint WHERE conname = 'items_n_not_null'");
-    t.false(check.rows[0]!.convalidated);
+    t.false(check.rows[0].convalidated);
 
     const rerun = await setNotNull(knex, 'items', 'n', { native: false });
     t.deepEqual(sqlOf(rerun), [
@@ -140,7 +141,7 @@ test('a VALIDATE killed half-way resumes at VALIDATE on the next run', async (t)
       'ALTER TABLE "public"."items" DROP CONSTRAINT "items_n_not_null"',
     ]);
     const column = await knex.raw<{ rows: { attnotnull: boolean }[] }>("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'n'");
-    t.true(column.rows[0]!.attnotnull);
+    t.true(column.rows[0].attnotnull);
     t.is((await setNotNull(knex, 'items', 'n')).steps.length, 0);
   } finally {
     await db.drop();

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Knex } from 'knex';
 import { createTestDatabase } from '../../helpers/db.js';
 import {
@@ -11,7 +11,7 @@ import {
 } from '../../../src/operations/index.js';
 
 /** What an app does with a table: read, insert (relying on the id default), update, delete. */
-async function crud(t: import('ava').ExecutionContext, knex: Knex, table: string, column: string, label: string): Promise<void> {
+async function crud(t: ExecutionContext, knex: Knex, table: string, column: string, label: string): Promise<void> {
   const [inserted] = await knex(table).insert({ [column]: `${label} new` }).returning(['id', column]);
   t.truthy(inserted.id, `${label}: insert gets an id from the table's default`);
   t.is(inserted[column], `${label} new`);
@@ -30,7 +30,7 @@ test('table rename: old and new code both work between Part 1 and Part 2; reruns
     t.is((await saferRenameTablePart1(knex, 'orders', 'purchases')).steps.length, 0);
     await crud(t, knex, 'orders', 'label', 'old code');
     await crud(t, knex, 'purchases', 'label', 'new code');
-    t.is((await knex('orders').count({ n: '*' }))[0]!.n, '2');
+    t.is((await knex('orders').count({ n: '*' }))[0].n, '2');
     await saferRenameTablePart2(knex, 'orders', 'purchases');
     t.is((await saferRenameTablePart2(knex, 'orders', 'purchases')).steps.length, 0);
     t.false(await knex.schema.hasTable('orders'));
@@ -71,7 +71,7 @@ test('column rename: old and new code both work between Part 1 and Part 2, throu
     t.false(await knex.schema.hasColumn('users', 'name'));
     await crud(t, knex, 'users', 'full_name', 'after part 2');
     const index = await knex.raw<{ rows: { indexdef: string }[] }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'users_name_index'");
-    t.regex(index.rows[0]!.indexdef, /ON public\.users USING btree \(full_name\)/, 'the index followed the column');
+    t.regex(index.rows[0].indexdef, /ON public\.users USING btree \(full_name\)/, 'the index followed the column');
 
     await knex.raw('CREATE TABLE posts (id serial PRIMARY KEY, body text)');
     await saferRenameColumnPart1(knex, 'posts', 'body', 'content');

@@ -36,7 +36,7 @@ export async function startWriter(url: string, table: string): Promise<Writer> {
   let running = true;
   let longest = 0;
   let writes = 0;
-  let failure: unknown;
+  let failure: Error | undefined;
   const quoted = `"${table.replace(/"/g, '""')}"`;
   const loop = (async () => {
     while (running) {
@@ -51,7 +51,7 @@ export async function startWriter(url: string, table: string): Promise<Writer> {
     async stop() {
       running = false;
       await loop.catch((error: unknown) => {
-        failure = error;
+        failure = error instanceof Error ? error : new Error(String(error));
       });
       await client.end().catch(() => undefined);
       if (failure) throw failure;

@@ -30,7 +30,7 @@ async function holdLock(url: string, table: string, mode = 'ACCESS SHARE'): Prom
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   await client.query(`BEGIN; LOCK TABLE "${table}" IN ${mode} MODE`);
   return {
-    pid: rows[0]!.pid,
+    pid: rows[0].pid,
     async release() {
       await client.query('ROLLBACK').catch(() => undefined);
       await client.end().catch(() => undefined);
@@ -88,7 +88,7 @@ test('inside a transaction: SET LOCAL, and the whole migration is retried from a
         async up(knex: Knex) {
           attempts++;
           const row = await knex.raw<{ rows: { l: string }[] }>("SELECT current_setting('lock_timeout') AS l");
-          seen.push(row.rows[0]!.l);
+          seen.push(row.rows[0].l);
           await knex.raw('ALTER TABLE a ADD COLUMN y int');
           await knex.raw('ALTER TABLE b ADD COLUMN y int');
         },
@@ -121,7 +121,7 @@ test('when retries run out, the error names the migration, the statement and the
       t.regex(error.message, /^Migration "20250103_add_z" \(up\) gave up waiting for a lock: the statement\n {2}ALTER TABLE a ADD COLUMN z int\n/);
       t.regex(error.message, new RegExp(`pid ${blocker.pid} \\(idle in transaction for [\\d.]+s, user \\w+, long transaction, holding AccessShareLock\\): BEGIN; LOCK TABLE "a" IN ACCESS SHARE MODE`));
       t.regex(error.message, new RegExp(`SELECT pg_terminate_backend\\(${blocker.pid}\\);`));
-      t.is((error.details.blockers as { pid: number }[])[0]!.pid, blocker.pid);
+      t.is((error.details.blockers as { pid: number }[])[0].pid, blocker.pid);
       t.is(error.details.attempts, 2);
     } finally {
       await blocker.release();
@@ -153,6 +153,6 @@ test('a statement timeout is not retried; index builds run without one', async (
     );
     await index.up(db.knex);
     const valid = await db.knex.raw<{ rows: { indisvalid: boolean }[] }>("SELECT indisvalid FROM pg_index WHERE indexrelid = 'a_n_index'::regclass");
-    t.true(valid.rows[0]!.indisvalid);
+    t.true(valid.rows[0].indisvalid);
   });
 });

@@ -20,7 +20,7 @@ async function report(
       stepTransaction: s.stepTransaction ?? 'inherit',
       statementTimeout: true,
       inExplicitTransaction: false,
-      analysis: analysis!,
+      analysis: analysis,
     });
   }
   return {
@@ -59,9 +59,9 @@ test('drop-in-pre-deploy: DROP TABLE / DROP COLUMN in a pre-deploy migration, no
     { code: 'drop-in-pre-deploy', migration: 'm1', severity: 'error' },
     { code: 'drop-in-pre-deploy', migration: 'm2', severity: 'error' },
   ]);
-  const [finding] = (unsafeChecks[0]!.run({ migrations: [pre], settings: parseSettings({}) }));
-  t.regex(finding!.message, /^m1 drops a column in a pre-deploy migration/);
-  t.regex(finding!.hint!, /await dropColumn\(knex, "users", "legacy"\);/);
+  const [finding] = (unsafeChecks[0].run({ migrations: [pre], settings: parseSettings({}) }));
+  t.regex(finding.message, /^m1 drops a column in a pre-deploy migration/);
+  t.regex(finding.hint!, /await dropColumn\(knex, "users", "legacy"\);/);
 });
 
 test('validate-same-transaction: VALIDATE in the transaction of its NOT VALID add, not in its own', async (t) => {

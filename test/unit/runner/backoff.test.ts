@@ -66,8 +66,8 @@ test('retryOnLockTimeout succeeds after a lock timeout and never retries a state
   const flaky = sinon.stub();
   flaky.onFirstCall().rejects(lockError());
   flaky.onSecondCall().resolves('done');
-  t.is(await retryOnLockTimeout(flaky, { context, scope: 'statement', statement: () => 'x', sleep: async () => undefined }), 'done');
+  t.is(await retryOnLockTimeout(flaky, { context, scope: 'statement', statement: () => 'x', sleep: () => Promise.resolve() }), 'done');
   const slow = sinon.stub().rejects(Object.assign(new Error('statement timeout'), { code: '57014' }));
-  await t.throwsAsync(retryOnLockTimeout(slow, { context, scope: 'statement', statement: () => 'x', sleep: async () => undefined }), { message: 'statement timeout' });
+  await t.throwsAsync(retryOnLockTimeout(slow, { context, scope: 'statement', statement: () => 'x', sleep: () => Promise.resolve() }), { message: 'statement timeout' });
   t.is(slow.callCount, 1);
 });
