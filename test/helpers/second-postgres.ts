@@ -95,6 +95,13 @@ export async function startSecondPostgres(): Promise<SecondPostgres> {
     });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EACCES' && user) {
+      throw new Error(
+        `The postgres user cannot run ${initdb}: every directory above it must be searchable by others (chmod o+x), ` +
+          'because PostgreSQL refuses to run as root.',
+        { cause: error },
+      );
+    }
     throw error;
   }
 
