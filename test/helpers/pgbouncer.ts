@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { chown, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, serviceTempDir, serviceUser, stopProcess, waitFor } from './second-postgres.js';
+import { freePort, killOnExit, serviceTempDir, serviceUser, stopProcess, waitFor } from './second-postgres.js';
 
 /** Where pgbouncer sends the alias. */
 export interface PgBouncerTarget {
@@ -93,6 +93,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     const port = await freePort();
     await writeIni(port, options.target);
     const child = spawn(pgbouncerBinary(), [iniPath], { ...user, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    killOnExit(child, 'SIGINT');
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     let spawnError: Error | null = null;

@@ -57,6 +57,15 @@ export async function waitFor(check: () => Promise<unknown>, timeoutMs: number, 
   }
 }
 
+/** Makes sure `child` does not outlive the test process, even when the test fails or times out. */
+export function killOnExit(child: ChildProcess, signal: NodeJS.Signals): void {
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  process.once('exit', kill);
+  child.once('exit', () => process.removeListener('exit', kill));
+}
+
 /** Stops a child process (SIGINT, then SIGKILL after `graceMs`) and waits for it to exit. */
 export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

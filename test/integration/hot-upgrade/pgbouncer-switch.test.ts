@@ -58,8 +58,9 @@ async function prepare(connection: string, order: 'hstore-first' | 'citext-first
 
 test.before(async (t) => {
   const second = await startSecondPostgres();
+  let db: TestDatabase | undefined;
   try {
-    const db = await createTestDatabase('zd_hot');
+    db = await createTestDatabase('zd_hot');
     const firstInfo = await prepare(db.url, 'hstore-first');
     const admin = new pg.Client({ connectionString: second.url() });
     await admin.connect();
@@ -72,6 +73,7 @@ test.before(async (t) => {
       second: { server: second, target: { host: '127.0.0.1', port: second.port, database: db.name }, ...secondInfo },
     };
   } catch (error) {
+    await db?.drop();
     await second.stop();
     throw error;
   }
