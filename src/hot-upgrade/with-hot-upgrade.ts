@@ -32,7 +32,15 @@ const PG_CLIENTS = ['pg', 'postgres', 'postgresql'];
  * types by name: each new connection looks their OIDs up once (one round trip, none when no type is
  * registered), and a pooled connection looks again before its next query once its lookup is older than
  * `maxStaleness`. When a server switch behind pgbouncer moves the OIDs, values are parsed right again
- * within `maxStaleness` (plus one query), without restarting the process.
+ * without restarting the process.
+ *
+ * The window: every query that acquires its connection more than `maxStaleness` after pgbouncer has
+ * switched servers is parsed with the new server's OIDs. Before that, a pooled connection in
+ * transaction pooling can still parse a new server's value with the old OIDs (a raw string, or another
+ * type's parser); nothing in a result says which type a column really is, so the bounded re-check is the
+ * contract. In session pooling a client keeps its server until it reconnects, and a new connection
+ * looks its OIDs up before its first query, so there is no window. The check reads `pg_type` and
+ * `server_version_num` itself, because the `server_version` that pgbouncer reports at login can be stale.
  *
  * Parsers are set per connection (node-postgres `client.setTypeParser`), never on the global `pg.types`.
  * The knexfile's `zeroDowntime.hotUpgrade` gives the default `maxStaleness`; `hotUpgrade: false` there
