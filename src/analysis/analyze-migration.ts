@@ -35,13 +35,18 @@ export interface AnalyzeMigrationOptions {
   readonly transactionsDisabled?: boolean;
 }
 
+/** Statement kinds that only read or change rows. */
+const DATA_ONLY: ReadonlySet<string> = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
 function countStages(statements: readonly CapturedStatement[]): InferredStages {
   let pre = 0;
   let post = 0;
   for (const statement of statements) {
     // A safe operation knows its stage better than its individual statements do
     // (saferRenameTablePart1 renames, yet is pre-deploy work).
-    if (statement.operation) {
+    // Data-only steps (a backfill's UPDATEs) decide nothing, whatever the operation declares,
+    // so that backfill followed by setNotNull in one migration is post-deploy, not mixed.
+    if (statement.operation && !DATA_ONLY.has(statement.analysis.kind)) {
       if (statement.operation.stage === 'pre-deploy') pre++;
       else post++;
       continue;
