@@ -50,11 +50,12 @@ test('fewer deployers than --quorum time out with a clear error, and nothing is 
     await project.remove();
   });
   const runs = await Promise.all(
-    Array.from({ length: 2 }, () => project.run(['migrate:latest', '--quorum', '3', '--quorum-timeout', '2'])),
+    Array.from({ length: 2 }, () => project.run(['migrate:latest', '--quorum', '3', '--quorum-timeout', '8'])),
   );
   for (const run of runs) {
     t.is(run.code, 1);
-    t.regex(run.stderr, /Error: .*2 of 3/s);
+    // On a busy machine the second deployer may arrive after the first gave up: 1 or 2 of 3.
+    t.regex(run.stderr, /Error: .*only [12] of 3/s);
   }
   t.false(await db.knex.schema.hasTable('events'));
   const rerun = await Promise.all(Array.from({ length: 3 }, () => project.run(['migrate:latest', '--quorum', '3', '--quorum-timeout', '60'])));
