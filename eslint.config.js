@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '**/*.cjs', '**/*.mjs', 'test/fixtures/**', 'examples/**/migrations/**'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'types/', '.*.tmp.config.js', '.dbg.ts', '**/*.cjs', '**/*.mjs', 'test/fixtures/**', 'examples/**/migrations/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
