@@ -3,7 +3,7 @@ import { MigrationError } from '../errors.js';
 import { generatedName, quoteIdentifier, quoteQualified } from '../identifiers.js';
 import { columnInfo, constraintInfo, resolveSchema, serverVersionNum, type SchemaOption } from './catalog.js';
 import { validateStep } from './constraints.js';
-import type { OperationPlan, PlanStep } from './plan.js';
+import { activeCaptureRecorder, type OperationPlan, type PlanStep } from './plan.js';
 import { runPlan } from './run.js';
 
 /** The CHECK constraint that carries a NOT NULL through validation (PostgreSQL < 18). */
@@ -53,6 +53,17 @@ export async function setNotNull(knex: Knex, table: string, column: string, opti
   const operation = 'setNotNull';
   const schema = await resolveSchema(knex, options.schema);
   const info = await columnInfo(knex, schema, table, column);
+  if (!info && activeCaptureRecorder()) {
+    // Analysed before the earlier pending migration that adds the column: plan the full sequence.
+    const target = quoteQualified(schema, table);
+    const name = notNullCheckName(table, column);
+    return runPlan(knex, { operation, stage: 'post-deploy', steps: [
+      { sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK (${quoteIdentifier(column)} IS NOT NULL) NOT VALID`, transaction: 'inherit' },
+      validateStep(schema, table, name),
+      { sql: `ALTER TABLE ${target} ALTER COLUMN ${quoteIdentifier(column)} SET NOT NULL`, transaction: 'inherit' },
+      { sql: `ALTER TABLE ${target} DROP CONSTRAINT ${quoteIdentifier(name)}`, transaction: 'inherit' },
+    ] });
+  }
   if (!info) throw new MigrationError(`setNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
   const target = quoteQualified(schema, table);
   const name = notNullCheckName(table, column);
@@ -104,6 +115,17 @@ export async function dropNotNull(knex: Knex, table: string, column: string, opt
   const operation = 'dropNotNull';
   const schema = await resolveSchema(knex, options.schema);
   const info = await columnInfo(knex, schema, table, column);
+  if (!info && activeCaptureRecorder()) {
+    // Analysed before the earlier pending migration that adds the column: plan the full sequence.
+    const target = quoteQualified(schema, table);
+    const name = notNullCheckName(table, column);
+    return runPlan(knex, { operation, stage: 'post-deploy', steps: [
+      { sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK (${quoteIdentifier(column)} IS NOT NULL) NOT VALID`, transaction: 'inherit' },
+      validateStep(schema, table, name),
+      { sql: `ALTER TABLE ${target} ALTER COLUMN ${quoteIdentifier(column)} SET NOT NULL`, transaction: 'inherit' },
+      { sql: `ALTER TABLE ${target} DROP CONSTRAINT ${quoteIdentifier(name)}`, transaction: 'inherit' },
+    ] });
+  }
   if (!info) throw new MigrationError(`dropNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
   const steps: PlanStep[] = info.notNull
     ? [{ sql: `ALTER TABLE ${quoteQualified(schema, table)} ALTER COLUMN ${quoteIdentifier(column)} DROP NOT NULL`, transaction: 'inherit' }]

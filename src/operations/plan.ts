@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import type { Stage } from '../stages.js';
+import { processSingleton } from '../process-singleton.js';
 
 /**
  * How a step relates to transactions:
@@ -43,7 +44,7 @@ export interface CaptureRecorder {
   recordPlan(plan: OperationPlan): void;
 }
 
-const captureStorage = new AsyncLocalStorage<CaptureRecorder>();
+const captureStorage = processSingleton('capture-recorder', () => new AsyncLocalStorage<CaptureRecorder>());
 
 /** Runs `fn` with `recorder` receiving every operation plan built inside it. @internal */
 export function withCaptureRecorder<T>(recorder: CaptureRecorder, fn: () => Promise<T>): Promise<T> {
@@ -58,7 +59,8 @@ export function activeCaptureRecorder(): CaptureRecorder | undefined {
 /** Executes one step and resolves to the driver's result; replaced by the runner to add timeouts and retries. @internal */
 export type StepExecutor = (knex: Knex, step: PlanStep, plan: OperationPlan) => Promise<unknown>;
 
-let stepExecutor: StepExecutor = async (knex, step) => {
+const executor = processSingleton<{ current: StepExecutor | null }>('step-executor', () => ({ current: null }));
+const defaultStepExecutor: StepExecutor = async (knex, step) => {
   if (step.transaction === 'own') {
     return knex.transaction(async (trx) => trx.raw(step.sql, (step.bindings ?? []) as Knex.RawBinding[]));
   }
@@ -66,8 +68,8 @@ let stepExecutor: StepExecutor = async (knex, step) => {
 };
 
 /** Installs the function that executes plan steps (the runner does, with timeouts and retries). @internal */
-export function setStepExecutor(executor: StepExecutor): void {
-  stepExecutor = executor;
+export function setStepExecutor(executor_: StepExecutor): void {
+  executor.current = executor_;
 }
 
 /**
@@ -81,7 +83,7 @@ export async function executePlan(knex: Knex, plan: OperationPlan): Promise<void
     return;
   }
   for (const step of plan.steps) {
-    await stepExecutor(knex, step, plan);
+    await (executor.current ?? defaultStepExecutor)(knex, step, plan);
   }
 }
 
@@ -91,5 +93,5 @@ export async function executePlan(knex: Knex, plan: OperationPlan): Promise<void
  * @internal
  */
 export async function executeStep(knex: Knex, step: PlanStep, plan: OperationPlan): Promise<unknown> {
-  return stepExecutor(knex, step, plan);
+  return (executor.current ?? defaultStepExecutor)(knex, step, plan);
 }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { MigrationError } from '../errors.js';
 import { quoteIdentifier, quoteQualified } from '../identifiers.js';
 import { isTableKind, relationKind, resolveSchema, viewReadsFrom, type SchemaOption } from './catalog.js';
-import type { OperationPlan } from './plan.js';
+import { activeCaptureRecorder, type OperationPlan } from './plan.js';
 import { runPlan } from './run.js';
 
 function stateError(operation: string, message: string): MigrationError {
@@ -73,10 +73,14 @@ export async function saferRenameTablePart2(knex: Knex, from: string, to: string
   const schema = await resolveSchema(knex, options.schema);
   const oldName = quoteQualified(schema, from);
   const [fromKind, toKind] = await Promise.all([relationKind(knex, schema, from), relationKind(knex, schema, to)]);
+  let steps: OperationPlan['steps'] = [];
+  if (!isTableKind(toKind) && activeCaptureRecorder() && fromKind !== 'v') {
+    // Analysed before an earlier pending migration (Part 1) ran: plan what it will do then.
+    return runPlan(knex, { operation, stage: 'post-deploy', steps: [{ sql: `DROP VIEW ${oldName}`, transaction: 'inherit' }] });
+  }
   if (!isTableKind(toKind)) {
     throw stateError(operation, `the table ${quoteQualified(schema, to)} does not exist: run saferRenameTablePart1(knex, ${JSON.stringify(from)}, ${JSON.stringify(to)}) first.`);
   }
-  let steps: OperationPlan['steps'] = [];
   if (fromKind === 'v') {
     if (!(await viewReadsFrom(knex, schema, from, to))) {
       throw stateError(operation, `the view ${oldName} does not read from ${quoteQualified(schema, to)}; it is not the view of saferRenameTablePart1, so it is left alone.`);

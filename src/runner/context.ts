@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { parseSettings, type Settings } from '../config.js';
+import { processSingleton } from '../process-singleton.js';
 
 /** What the runner knows while a migration (or a lone operation) runs. */
 export interface RunnerContext {
@@ -10,7 +11,7 @@ export interface RunnerContext {
   readonly settings: Settings;
 }
 
-const runStorage = new AsyncLocalStorage<RunnerContext>();
+const runStorage = processSingleton('runner-context', () => new AsyncLocalStorage<RunnerContext>());
 
 /** Runs `fn` with `context` as the migration in progress. */
 export function withRunnerContext<T>(context: RunnerContext, fn: () => Promise<T>): Promise<T> {
@@ -22,7 +23,7 @@ export function currentRunnerContext(): RunnerContext | undefined {
   return runStorage.getStore();
 }
 
-const defaults = new WeakMap<object, RunnerContext>();
+const defaults = processSingleton('runner-defaults', () => new WeakMap<object, RunnerContext>());
 
 /**
  * The context of an operation called outside the migrator: the knexfile's `zeroDowntime`

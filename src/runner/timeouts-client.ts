@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { processSingleton } from '../process-singleton.js';
 import type { Knex } from 'knex';
 import { LockTimeoutError } from '../errors.js';
 import type { RunnerContext } from './context.js';
@@ -23,7 +24,7 @@ export interface StatementScope {
   readonly onBackend?: (client: Knex.Client, pid: number) => void;
 }
 
-const scopeStorage = new AsyncLocalStorage<StatementScope>();
+const scopeStorage = processSingleton('statement-scope', () => new AsyncLocalStorage<StatementScope>());
 
 /** Runs `fn` with the statements it starts following `scope`. */
 export function withStatementScope<T>(scope: StatementScope, fn: () => Promise<T>): Promise<T> {
@@ -95,7 +96,7 @@ async function runWithTimeouts(
   }
 }
 
-const wrapped = new WeakMap<object, RunnerContext>();
+const wrapped = processSingleton('timeouts-wrapped', () => new WeakMap<object, RunnerContext>());
 
 /** True when `knex` is a transaction object (the migrator's or one the migration opened). */
 export function isTransaction(knex: Knex): knex is Knex.Transaction {
