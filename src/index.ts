@@ -115,3 +115,19 @@ export type {
   QuorumArrival,
   QuorumClaim,
 } from './quorum/types.js';
+export { analyzeMigration } from './analysis/analyze-migration.js';
+export type { MigrationModule, MigrationInput, AnalyzeMigrationOptions } from './analysis/analyze-migration.js';
+export type { MigrationReport, CapturedStatement, CheckFinding, Direction } from './analysis/migration-types.js';
+export { createStagedMigrator } from './migrator/staged-migrator.js';
+export type {
+  StagedMigrator,
+  StagedMigratorOptions,
+  StagedOptions,
+  MigrationPlan,
+  MigrationStatus,
+  MigrateResult,
+} from './migrator/staged-migrator.js';
+export type { StageOrderConflict } from './migrator/stage-order.js';
+export { runChecks, CHECKS } from './checks/index.js';
+export type { CheckResult } from './checks/index.js';
+export type { Check, CheckContext } from './checks/types.js';
