@@ -38,9 +38,11 @@ export interface AnalyzeMigrationOptions {
 /** Statement kinds that only read or change rows. */
 const DATA_ONLY: ReadonlySet<string> = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
-function countStages(statements: readonly CapturedStatement[]): InferredStages {
-  let pre = 0;
-  let post = 0;
+function countStages(capture: Capture): InferredStages {
+  const statements = capture.statements;
+  // An idempotent operation with nothing left to do still says which stage it belongs to.
+  let pre = capture.emptyOperations.filter((o) => o.stage === 'pre-deploy').length;
+  let post = capture.emptyOperations.length - pre;
   for (const statement of statements) {
     // A safe operation knows its stage better than its individual statements do
     // (saferRenameTablePart1 renames, yet is pre-deploy work).
@@ -120,7 +122,7 @@ export async function analyzeMigration(
   const resolution = resolveStage({
     name: migration.name,
     declared,
-    inferred: countStages(upCapture.statements),
+    inferred: countStages(upCapture),
     settings: options.settings,
   });
   const stage = resolution.stage && direction === 'down' ? invertStage(resolution.stage) : resolution.stage;

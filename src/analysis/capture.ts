@@ -17,6 +17,8 @@ export interface Capture {
   readonly statements: readonly CapturedStatement[];
   /** The error the migration threw while being captured, if any. */
   readonly error: Error | null;
+  /** Safe operations whose plan was empty (already done): they still declare a stage. */
+  readonly emptyOperations: ReadonlyArray<{ readonly name: string; readonly stage: OperationPlan['stage'] }>;
 }
 
 interface RawStatement {
@@ -31,6 +33,7 @@ interface RawStatement {
 /** Collects statements and tracks the transactions the migration opens itself. */
 class Recorder {
   readonly statements: RawStatement[] = [];
+  readonly emptyOperations: Array<{ name: string; stage: OperationPlan['stage'] }> = [];
   private depth = 0;
 
   recordSql(sql: string): void {
@@ -44,6 +47,7 @@ class Recorder {
   }
 
   recordPlan(plan: OperationPlan): void {
+    if (plan.steps.length === 0) this.emptyOperations.push({ name: plan.operation, stage: plan.stage });
     for (const step of plan.steps) {
       this.statements.push({
         sql: inlineBindings(step.sql, step.bindings ?? []),
@@ -196,7 +200,7 @@ export async function captureMigration(
   } finally {
     await instance.destroy();
   }
-  return { statements: classify(recorder.statements), error };
+  return { statements: classify(recorder.statements), error, emptyOperations: recorder.emptyOperations };
 }
 
 /** Classifies captured statements; tables created earlier in the migration are exempt from unsafe findings. */

@@ -170,3 +170,21 @@ test('a column added with a foreign key in alterTable is pre-deploy, not mixed',
   t.is(report.stage, 'pre-deploy');
   t.is(report.stageSource, 'inferred');
 });
+
+test('an operation with nothing left to do still gives the migration its stage', async (t) => {
+  const db = await withDb(t);
+  const report = await analyzeMigration(
+    db.knex,
+    {
+      name: 'done.js',
+      module: {
+        up: (knex: Knex) => executePlan(knex, { operation: 'dropColumn', stage: 'post-deploy', steps: [] }),
+        down: async () => {},
+      },
+    },
+    { settings },
+  );
+  t.deepEqual(report.statements, []);
+  t.is(report.stage, 'post-deploy');
+  t.is(report.stageSource, 'inferred');
+});
