@@ -53,18 +53,9 @@ export async function setNotNull(knex: Knex, table: string, column: string, opti
   const operation = 'setNotNull';
   const schema = await resolveSchema(knex, options.schema);
   const info = await columnInfo(knex, schema, table, column);
-  if (!info && activeCaptureRecorder()) {
-    // Analysed before the earlier pending migration that adds the column: plan the full sequence.
-    const target = quoteQualified(schema, table);
-    const name = notNullCheckName(table, column);
-    return runPlan(knex, { operation, stage: 'post-deploy', steps: [
-      { sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK (${quoteIdentifier(column)} IS NOT NULL) NOT VALID`, transaction: 'inherit' },
-      validateStep(schema, table, name),
-      { sql: `ALTER TABLE ${target} ALTER COLUMN ${quoteIdentifier(column)} SET NOT NULL`, transaction: 'inherit' },
-      { sql: `ALTER TABLE ${target} DROP CONSTRAINT ${quoteIdentifier(name)}`, transaction: 'inherit' },
-    ] });
-  }
-  if (!info) throw new MigrationError(`setNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
+  // While analysing, the column may come from an earlier migration that is still pending:
+  // plan as if it were there and nullable, which is what will be true when this one runs.
+  if (!info && !activeCaptureRecorder()) throw new MigrationError(`setNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
   const target = quoteQualified(schema, table);
   const name = notNullCheckName(table, column);
   const native = options.native ?? (await serverVersionNum(knex)) >= 180000;
@@ -93,7 +84,7 @@ export async function setNotNull(knex: Knex, table: string, column: string, opti
       description: 'no scan: PostgreSQL uses the valid CHECK as proof',
     };
     const dropCheck: PlanStep = { sql: `ALTER TABLE ${target} DROP CONSTRAINT ${quoteIdentifier(name)}`, transaction: 'inherit', description: 'the CHECK is redundant now' };
-    if (info.notNull) steps = check ? [dropCheck] : [];
+    if (info?.notNull) steps = check ? [dropCheck] : [];
     else if (!check) steps = [addCheck, validateStep(schema, table, name), setStep, dropCheck];
     else if (!check.validated) steps = [validateStep(schema, table, name), setStep, dropCheck];
     else steps = [setStep, dropCheck];
@@ -115,19 +106,9 @@ export async function dropNotNull(knex: Knex, table: string, column: string, opt
   const operation = 'dropNotNull';
   const schema = await resolveSchema(knex, options.schema);
   const info = await columnInfo(knex, schema, table, column);
-  if (!info && activeCaptureRecorder()) {
-    // Analysed before the earlier pending migration that adds the column: plan the full sequence.
-    const target = quoteQualified(schema, table);
-    const name = notNullCheckName(table, column);
-    return runPlan(knex, { operation, stage: 'post-deploy', steps: [
-      { sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK (${quoteIdentifier(column)} IS NOT NULL) NOT VALID`, transaction: 'inherit' },
-      validateStep(schema, table, name),
-      { sql: `ALTER TABLE ${target} ALTER COLUMN ${quoteIdentifier(column)} SET NOT NULL`, transaction: 'inherit' },
-      { sql: `ALTER TABLE ${target} DROP CONSTRAINT ${quoteIdentifier(name)}`, transaction: 'inherit' },
-    ] });
-  }
-  if (!info) throw new MigrationError(`dropNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
-  const steps: PlanStep[] = info.notNull
+  // While analysing, a column still to be added by a pending migration gets the DROP planned.
+  if (!info && !activeCaptureRecorder()) throw new MigrationError(`dropNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
+  const steps: PlanStep[] = (info?.notNull ?? true)
     ? [{ sql: `ALTER TABLE ${quoteQualified(schema, table)} ALTER COLUMN ${quoteIdentifier(column)} DROP NOT NULL`, transaction: 'inherit' }]
     : [];
   return runPlan(knex, { operation, stage: 'pre-deploy', steps, reverse: `await setNotNull(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)});` });

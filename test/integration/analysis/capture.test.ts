@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { analyzeMigration } from '../../../src/analysis/analyze-migration.js';
 import { parseSettings } from '../../../src/config.js';
 import { executePlan } from '../../../src/operations/plan.js';
+import { dropNotNull, setNotNull } from '../../../src/index.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 
 const settings = parseSettings({});
@@ -187,4 +188,18 @@ test('an operation with nothing left to do still gives the migration its stage',
   t.deepEqual(report.statements, []);
   t.is(report.stage, 'post-deploy');
   t.is(report.stageSource, 'inferred');
+});
+
+test('NOT NULL operations on a column that a pending migration adds plan their full work', async (t) => {
+  const db = await withDb(t);
+  const plan = async (up: (knex: Knex) => Promise<unknown>) =>
+    (await analyzeMigration(db.knex, { name: 'nn.js', module: { up, down: async () => {} } }, { settings })).statements.map((s) => s.sql);
+  t.deepEqual(await plan((knex) => setNotNull(knex, 'users', 'email')), [
+    'ALTER TABLE "public"."users" ADD CONSTRAINT "users_email_not_null" CHECK ("email" IS NOT NULL) NOT VALID',
+    'ALTER TABLE "public"."users" VALIDATE CONSTRAINT "users_email_not_null"',
+    'ALTER TABLE "public"."users" ALTER COLUMN "email" SET NOT NULL',
+    'ALTER TABLE "public"."users" DROP CONSTRAINT "users_email_not_null"',
+  ]);
+  t.deepEqual(await plan((knex) => dropNotNull(knex, 'users', 'email')), ['ALTER TABLE "public"."users" ALTER COLUMN "email" DROP NOT NULL']);
+  await t.throwsAsync(() => dropNotNull(db.knex, 'users', 'email'), { message: /dropNotNull: the column "public"\."users"\."email" does not exist/ });
 });
