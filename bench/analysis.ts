@@ -4,7 +4,7 @@
  * Run: node --import tsx bench/analysis.ts [statements]
  */
 import { performance } from 'node:perf_hooks';
-import { analyzeSqlSync, loadParser } from '../src/analysis/classify.js';
+import { analyzeSqlSync, loadParser } from '../src/analysis/classify/index.js';
 
 const SAMPLE: readonly string[] = [
   'create table "orders" ("id" serial primary key, "customer_id" integer not null, "email" varchar(255), "created_at" timestamptz not null default CURRENT_TIMESTAMP)',

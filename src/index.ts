@@ -22,7 +22,7 @@ export {
   HotUpgradeError,
 } from './errors.js';
 export type { ZeroDowntimeErrorOptions } from './errors.js';
-export { analyzeSql, analyzeSqlSync, loadParser } from './analysis/classify.js';
+export { analyzeSql, analyzeSqlSync, loadParser } from './analysis/classify/index.js';
 export { LOCK_MODES } from './analysis/types.js';
 export type {
   LockMode,

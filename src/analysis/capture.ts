@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { analyzeSqlSync, loadParser } from './classify.js';
+import { analyzeSqlSync, loadParser } from './classify/index.js';
 import type { CapturedStatement } from './migration-types.js';
 import type { StatementAnalysis } from './types.js';
 import { withCaptureRecorder, type OperationPlan } from '../operations/plan.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Knex } from 'knex';
-import { analyzeSqlSync, loadParser } from '../../../src/analysis/classify.js';
+import { analyzeSqlSync, loadParser } from '../../../src/analysis/classify/index.js';
 import type { LockMode } from '../../../src/analysis/types.js';
 import { createTestDatabase } from '../../helpers/db.js';
 import type { TestDatabase } from '../../helpers/db.js';

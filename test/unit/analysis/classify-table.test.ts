@@ -1,5 +1,5 @@
 import test from 'ava';
-import { analyzeSqlSync, loadParser } from '../../../src/analysis/classify.js';
+import { analyzeSqlSync, loadParser } from '../../../src/analysis/classify/index.js';
 import type { LockMode } from '../../../src/analysis/types.js';
 
 test.before(async () => {

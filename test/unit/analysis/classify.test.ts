@@ -1,5 +1,5 @@
 import test from 'ava';
-import { analyzeSql, analyzeSqlSync, loadParser } from '../../../src/analysis/classify.js';
+import { analyzeSql, analyzeSqlSync, loadParser } from '../../../src/analysis/classify/index.js';
 import type { StatementAnalysis } from '../../../src/analysis/types.js';
 
 test.before(async () => {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { analyzeSqlSync, loadParser } from '../../../src/analysis/classify.js';
+import { analyzeSqlSync, loadParser } from '../../../src/analysis/classify/index.js';
 import { ZeroDowntimeError } from '../../../src/errors.js';
 
 // Runs in its own process (ava forks per file), so the parser is not loaded yet here.

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { analyzeSql } from '../../../src/analysis/classify.js';
+import { analyzeSql } from '../../../src/analysis/classify/index.js';
 import type { CapturedStatement, MigrationReport } from '../../../src/analysis/migration-types.js';
 import { parseSettings, type Settings } from '../../../src/config.js';
 import { unsafeChecks } from '../../../src/checks/unsafe/index.js';

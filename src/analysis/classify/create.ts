@@ -1,0 +1,151 @@
+/** CREATE TABLE / TABLE AS / VIEW / INDEX / TRIGGER / STATISTICS, and statements that lock one relation to add to it. */
+import type { Stage } from '../../stages.js';
+import { isSerial } from '../column-types.js';
+import { createIndexBlocking } from '../findings.js';
+import type { PgNode } from '../parser.js';
+import type { LockMode } from '../types.js';
+import { columnFacts, foreignKeyReference } from './alter-table.js';
+import { queryLocks } from './dml.js';
+import { columnRefs, tableOf } from './names.js';
+import { parenGroup, splitTopLevel } from './source-text.js';
+import type { StatementBuilder } from './statement.js';
+
+export function classifyCreateTable(statement: StatementBuilder, body: PgNode, summary: string): void {
+  const table = tableOf(body.relation);
+  statement.summary = summary;
+  statement.action(summary, 'pre-deploy', null);
+  statement.object(table, null, 'create');
+  statement.input.addTable(table);
+  for (const element of (body.tableElts ?? []) as PgNode[]) {
+    if (element.ColumnDef) {
+      const definition = element.ColumnDef as PgNode;
+      const column = String(definition.colname ?? '');
+      statement.object(table, column, 'create');
+      const facts = columnFacts(definition);
+      statement.input.addColumn(table, column, facts.type && !isSerial(facts.type) ? facts.type : null);
+      for (const constraint of facts.constraints) {
+        if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint);
+      }
+    } else if (element.Constraint?.contype === 'CONSTR_FOREIGN') {
+      foreignKeyReference(statement, element.Constraint as PgNode);
+    } else if (element.TableLikeClause) {
+      const source = tableOf(element.TableLikeClause.relation);
+      statement.lock(source.display, 'ACCESS SHARE');
+      statement.object(source, null, 'reference');
+    }
+  }
+  for (const parentNode of (body.inhRelations ?? []) as PgNode[]) {
+    const parent = tableOf(parentNode.RangeVar);
+    // PARTITION OF locks the parent out entirely; plain INHERITS only blocks its schema changes.
+    statement.lock(parent.display, body.partbound ? 'ACCESS EXCLUSIVE' : 'SHARE UPDATE EXCLUSIVE');
+    statement.object(parent, null, body.partbound ? 'alter' : 'reference');
+  }
+}
+
+export function classifyCreateTableAs(statement: StatementBuilder, body: PgNode): void {
+  const materialized = body.objtype === 'OBJECT_MATVIEW';
+  const table = tableOf(body.into?.rel);
+  statement.summary = materialized ? 'CREATE MATERIALIZED VIEW' : 'CREATE TABLE AS';
+  statement.action(statement.summary, 'pre-deploy', null);
+  statement.object(table, null, 'create');
+  statement.input.addTable(table);
+  queryLocks(statement, body.query);
+}
+
+export function classifyCreateView(statement: StatementBuilder, body: PgNode): void {
+  const view = tableOf(body.view);
+  const replace = Boolean(body.replace);
+  statement.summary = replace ? 'CREATE OR REPLACE VIEW' : 'CREATE VIEW';
+  statement.action(statement.summary, 'pre-deploy', replace ? 'ACCESS EXCLUSIVE' : null);
+  queryLocks(statement, body.query);
+  if (replace) statement.lock(view.display, 'ACCESS EXCLUSIVE');
+  statement.object(view, null, replace ? 'alter' : 'create');
+}
+
+export function classifyCreateIndex(statement: StatementBuilder, body: PgNode): void {
+  const table = tableOf(body.relation);
+  const concurrent = Boolean(body.concurrent);
+  const unique = Boolean(body.unique);
+  const isNew = statement.input.isNewTable(table);
+  const lock: LockMode = concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'SHARE';
+  statement.summary = `CREATE${unique ? ' UNIQUE' : ''} INDEX${concurrent ? ' CONCURRENTLY' : ''}`;
+  const params = (body.indexParams ?? []) as PgNode[];
+  const keyColumns = params.flatMap((param) => {
+    const element = (param.IndexElem ?? {}) as PgNode;
+    return element.name ? [String(element.name)] : columnRefs(element.expr);
+  });
+  // A unique index refuses duplicates exactly like a UNIQUE constraint (tightening),
+  // unless old code cannot write its columns because they were only just added.
+  const onNewColumns = keyColumns.length > 0 && keyColumns.every((column) => statement.input.isNewColumn(table, column));
+  const stage: Stage | null = isNew ? null : unique && !onNewColumns ? 'post-deploy' : 'pre-deploy';
+  statement.action(statement.summary, stage, lock, false, true);
+  statement.lock(table.display, lock);
+  if (concurrent) statement.transactional = false;
+  const name = typeof body.idxname === 'string' ? body.idxname : null;
+  if (name) statement.input.addIndex(name);
+
+  statement.object(table, null, 'reference');
+  for (const param of [...params, ...((body.indexIncludingParams ?? []) as PgNode[])]) {
+    const element = (param.IndexElem ?? {}) as PgNode;
+    const columns = element.name ? [String(element.name)] : columnRefs(element.expr);
+    for (const column of columns) statement.object(table, column, 'reference');
+  }
+  for (const column of columnRefs(body.whereClause)) statement.object(table, column, 'reference');
+
+  if (concurrent || isNew) return;
+  const { columns, where } = indexColumnsText(statement, body, params);
+  statement.finding(createIndexBlocking({ table, columns, name, unique, where }));
+}
+
+/** The index's columns as the hint writes them: bare names, else each element's SQL text. */
+export function indexColumnsText(statement: StatementBuilder, body: PgNode, params: PgNode[]): { columns: string[]; where: string | null } {
+  const text = statement.textFrom(body.relation?.location);
+  const group = parenGroup(text);
+  const texts = group ? splitTopLevel(group.inner) : [];
+  const columns = params.map((param, index) => {
+    const element = (param.IndexElem ?? {}) as PgNode;
+    const plain = element.name && !element.opclass && element.ordering === 'SORTBY_DEFAULT' && element.nulls_ordering === 'SORTBY_NULLS_DEFAULT' && !element.collation;
+    return plain ? String(element.name) : (texts[index] ?? String(element.name ?? ''));
+  });
+  let where: string | null = null;
+  if (body.whereClause && group) {
+    const match = /\bwhere\b/i.exec(text.slice(group.end));
+    if (match) where = text.slice(group.end + match.index + match[0].length).trim().replace(/;$/, '').trim();
+  }
+  return { columns, where };
+}
+
+export function classifyCreateTrigger(statement: StatementBuilder, body: PgNode): void {
+  const table = tableOf(body.relation);
+  statement.summary = body.isconstraint ? 'CREATE CONSTRAINT TRIGGER' : 'CREATE TRIGGER';
+  const stage: Stage | null = statement.input.isNewTable(table) ? null : 'pre-deploy';
+  statement.action(statement.summary, stage, 'SHARE ROW EXCLUSIVE');
+  statement.lock(table.display, 'SHARE ROW EXCLUSIVE');
+  statement.object(table, null, 'reference');
+}
+
+export function classifyCreateStatistics(statement: StatementBuilder, body: PgNode): void {
+  statement.summary = 'CREATE STATISTICS';
+  statement.action('CREATE STATISTICS', 'pre-deploy', 'SHARE UPDATE EXCLUSIVE');
+  for (const entry of (body.relations ?? []) as PgNode[]) {
+    const table = tableOf(entry.RangeVar);
+    statement.lock(table.display, 'SHARE UPDATE EXCLUSIVE');
+    statement.object(table, null, 'reference');
+  }
+}
+
+export function relationLevelCreate(statement: StatementBuilder, rangeVar: PgNode | undefined, summary: string, lock: LockMode): void {
+  const table = tableOf(rangeVar);
+  statement.summary = summary;
+  statement.action(summary, statement.input.isNewTable(table) ? null : 'pre-deploy', lock);
+  statement.lock(table.display, lock);
+  statement.object(table, null, 'reference');
+}
+
+export function relationLevelNeutral(statement: StatementBuilder, rangeVar: PgNode | undefined, summary: string, lock: LockMode): void {
+  const table = tableOf(rangeVar);
+  statement.summary = summary;
+  statement.action(summary, null, lock);
+  statement.lock(table.display, lock);
+  statement.object(table, null, 'alter');
+}

@@ -1,0 +1,142 @@
+/** DROP, RENAME, SET SCHEMA and TRUNCATE. */
+import { dropIndexBlocking, renameColumn, renameTable } from '../findings.js';
+import type { PgNode } from '../parser.js';
+import type { LockMode } from '../types.js';
+import { RELATION_KINDS, TABLE_CHILD_KINDS, namesOf, tableFromNames, tableOf } from './names.js';
+import type { StatementBuilder } from './statement.js';
+
+export const DROP_WORDS: Readonly<Record<string, string>> = {
+  OBJECT_TABLE: 'TABLE',
+  OBJECT_VIEW: 'VIEW',
+  OBJECT_MATVIEW: 'MATERIALIZED VIEW',
+  OBJECT_SEQUENCE: 'SEQUENCE',
+  OBJECT_FOREIGN_TABLE: 'FOREIGN TABLE',
+  OBJECT_INDEX: 'INDEX',
+  OBJECT_TRIGGER: 'TRIGGER',
+  OBJECT_RULE: 'RULE',
+  OBJECT_POLICY: 'POLICY',
+  OBJECT_TYPE: 'TYPE',
+  OBJECT_DOMAIN: 'DOMAIN',
+  OBJECT_FUNCTION: 'FUNCTION',
+  OBJECT_PROCEDURE: 'PROCEDURE',
+  OBJECT_ROUTINE: 'ROUTINE',
+  OBJECT_AGGREGATE: 'AGGREGATE',
+  OBJECT_SCHEMA: 'SCHEMA',
+  OBJECT_EXTENSION: 'EXTENSION',
+  OBJECT_STATISTIC_EXT: 'STATISTICS',
+};
+
+
+export function classifyDrop(statement: StatementBuilder, body: PgNode): void {
+  const kind = String(body.removeType);
+  const concurrent = Boolean(body.concurrent);
+  const word = DROP_WORDS[kind] ?? kind.replace(/^OBJECT_/, '').replace(/_/g, ' ');
+  statement.summary = `DROP ${word}${concurrent ? ' CONCURRENTLY' : ''}`;
+  const objects = (body.objects ?? []) as PgNode[];
+  if (kind === 'OBJECT_INDEX') {
+    const lock: LockMode = concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'ACCESS EXCLUSIVE';
+    statement.action(statement.summary, 'post-deploy', lock);
+    if (concurrent) statement.transactional = false;
+    for (const object of objects) {
+      const index = tableFromNames(namesOf(object));
+      if (!index) continue;
+      // The lock is on the index's table, which the statement does not name: report the index.
+      statement.lock(index.display, lock);
+      if (!concurrent && !statement.input.isNewIndex(index.table)) {
+        statement.finding(dropIndexBlocking({ index: index.table, schema: index.schema }));
+      }
+    }
+    return;
+  }
+  if (RELATION_KINDS.has(kind)) {
+    statement.action(statement.summary, 'post-deploy', 'ACCESS EXCLUSIVE');
+    for (const object of objects) {
+      const table = tableFromNames(namesOf(object));
+      if (!table) continue;
+      statement.lock(table.display, 'ACCESS EXCLUSIVE');
+      statement.object(table, null, 'drop');
+    }
+    return;
+  }
+  if (TABLE_CHILD_KINDS.has(kind)) {
+    statement.action(statement.summary, 'post-deploy', 'ACCESS EXCLUSIVE');
+    for (const object of objects) {
+      const table = tableFromNames(namesOf(object).slice(0, -1));
+      if (!table) continue;
+      statement.lock(table.display, 'ACCESS EXCLUSIVE');
+      statement.object(table, null, 'alter');
+    }
+    return;
+  }
+  statement.action(statement.summary, 'post-deploy', null);
+}
+
+export const RENAME_WORDS: Readonly<Record<string, string>> = {
+  OBJECT_TABLE: 'TABLE',
+  OBJECT_COLUMN: 'COLUMN',
+  OBJECT_VIEW: 'VIEW',
+  OBJECT_MATVIEW: 'MATERIALIZED VIEW',
+  OBJECT_INDEX: 'INDEX',
+  OBJECT_SEQUENCE: 'SEQUENCE',
+  OBJECT_FOREIGN_TABLE: 'FOREIGN TABLE',
+  OBJECT_TABCONSTRAINT: 'CONSTRAINT',
+  OBJECT_TRIGGER: 'TRIGGER',
+  OBJECT_POLICY: 'POLICY',
+  OBJECT_RULE: 'RULE',
+};
+
+export function classifyRename(statement: StatementBuilder, body: PgNode): void {
+  const kind = String(body.renameType);
+  const newName = String(body.newname ?? '');
+  const word = RENAME_WORDS[kind] ?? kind.replace(/^OBJECT_/, '').replace(/_/g, ' ');
+  statement.summary = `RENAME ${word}`;
+  if (!body.relation) {
+    // Types, functions, schemas…: no table lock, but old code may still use the old name.
+    statement.action(statement.summary, 'post-deploy', null);
+    return;
+  }
+  const table = tableOf(body.relation);
+  const isNew = statement.input.isNewTable(table);
+  // ALTER INDEX … RENAME only needs SHARE UPDATE EXCLUSIVE since PostgreSQL 12.
+  const lock: LockMode = kind === 'OBJECT_INDEX' ? 'SHARE UPDATE EXCLUSIVE' : 'ACCESS EXCLUSIVE';
+  statement.action(statement.summary, isNew ? null : 'post-deploy', lock);
+  statement.lock(table.display, lock);
+  if (kind === 'OBJECT_COLUMN') {
+    const from = String(body.subname ?? '');
+    statement.object(table, from, 'rename', newName);
+    if (!isNew) statement.finding(renameColumn({ table, from, to: newName }));
+  } else if (kind === 'OBJECT_INDEX') {
+    statement.input.addIndex(newName);
+  } else if (RELATION_KINDS.has(kind)) {
+    statement.object(table, null, 'rename', newName);
+    if (isNew) statement.input.addTable({ display: table.schema ? `${table.schema}.${newName}` : newName, schema: table.schema, table: newName });
+    else if (kind === 'OBJECT_TABLE') statement.finding(renameTable({ table, to: newName }));
+  } else {
+    statement.object(table, null, 'alter');
+  }
+}
+
+export function classifySetSchema(statement: StatementBuilder, body: PgNode): void {
+  const kind = String(body.objectType);
+  const word = RENAME_WORDS[kind] ?? kind.replace(/^OBJECT_/, '').replace(/_/g, ' ');
+  statement.summary = `ALTER ${word} SET SCHEMA`;
+  if (!body.relation) {
+    statement.action(statement.summary, 'post-deploy', null);
+    return;
+  }
+  const table = tableOf(body.relation);
+  const newSchema = String(body.newschema ?? '');
+  statement.action(statement.summary, statement.input.isNewTable(table) ? null : 'post-deploy', 'ACCESS EXCLUSIVE');
+  statement.lock(table.display, 'ACCESS EXCLUSIVE');
+  statement.object(table, null, 'rename', `${newSchema}.${table.table}`);
+}
+
+export function classifyTruncate(statement: StatementBuilder, body: PgNode): void {
+  statement.summary = 'TRUNCATE';
+  statement.action('TRUNCATE', 'post-deploy', 'ACCESS EXCLUSIVE');
+  for (const entry of (body.relations ?? []) as PgNode[]) {
+    const table = tableOf(entry.RangeVar);
+    statement.lock(table.display, 'ACCESS EXCLUSIVE');
+    statement.object(table, null, 'alter');
+  }
+}
