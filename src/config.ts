@@ -14,7 +14,11 @@ export interface ZeroDowntimeOptions {
   stages?: {
     /** Stage per migration file name, e.g. `{ '20250101_drop_legacy.js': 'post-deploy' }`. @default {} */
     override?: Record<string, Stage>;
-    /** Stage of a migration whose SQL does not decide one. @default null (such a migration is an error) */
+    /**
+     * Stage of a migration whose SQL decides none (data changes, COMMENT, VALIDATE…); `null` makes
+     * such a migration an error. A migration that mixes stages is never resolved by it.
+     * @default 'pre-deploy'
+     */
     fallback?: Stage | null;
   };
   /** Lock and statement timeouts for migration statements; `false` turns them off. */
@@ -51,7 +55,12 @@ export interface ZeroDowntimeOptions {
 
 /** Validated, fully defaulted, frozen settings. */
 export interface Settings {
-  readonly stages: { readonly override: Readonly<Record<string, Stage>>; readonly fallback: Stage | null };
+  readonly stages: {
+    readonly override: Readonly<Record<string, Stage>>;
+    readonly fallback: Stage | null;
+    /** True when `fallback` is the built-in default rather than the knexfile's choice. */
+    readonly fallbackIsDefault: boolean;
+  };
   readonly timeouts: {
     /** Milliseconds, or `null` when off. */
     readonly lock: number | null;
@@ -71,6 +80,8 @@ export interface Settings {
   readonly hotUpgrade: { readonly enabled: boolean; readonly maxStaleness: number };
 }
 
+/** @default 'pre-deploy' */
+export const DEFAULT_STAGE_FALLBACK: Stage = 'pre-deploy';
 /** @default '5s' */
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 /** @default '15min' */
@@ -161,8 +172,10 @@ export function parseSettings(raw: unknown): Settings {
   for (const [name, stage] of Object.entries(overrideRaw)) {
     override[name] = stageOption(stage, `${OPTION}.stages.override[${JSON.stringify(name)}]`);
   }
-  const fallback =
-    stagesRaw.fallback === undefined || stagesRaw.fallback === null
+  const fallbackIsDefault = stagesRaw.fallback === undefined;
+  const fallback = fallbackIsDefault
+    ? DEFAULT_STAGE_FALLBACK
+    : stagesRaw.fallback === null
       ? null
       : stageOption(stagesRaw.fallback, `${OPTION}.stages.fallback`);
 
@@ -244,7 +257,7 @@ export function parseSettings(raw: unknown): Settings {
     };
   }
 
-  return deepFreeze({ stages: { override, fallback }, timeouts, quorum, checks, hotUpgrade });
+  return deepFreeze({ stages: { override, fallback, fallbackIsDefault }, timeouts, quorum, checks, hotUpgrade });
 }
 
 function deepFreeze<T>(value: T): T {

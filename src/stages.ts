@@ -6,8 +6,12 @@ export type Stage = 'pre-deploy' | 'post-deploy';
 /** Every valid stage, in deploy order. */
 export const STAGES: readonly Stage[] = Object.freeze(['pre-deploy', 'post-deploy']);
 
-/** Where a migration's stage came from. */
-export type StageSource = 'file' | 'override' | 'inferred' | 'fallback';
+/**
+ * Where a migration's stage came from: the file's `config.stage`, `stages.override`, the SQL,
+ * `stages.fallback` as the knexfile sets it, or the built-in default for a migration whose SQL
+ * decides no stage (pre-deploy: data-only work does not break old code).
+ */
+export type StageSource = 'file' | 'override' | 'inferred' | 'fallback' | 'default';
 
 /** True when `value` is one of {@link STAGES}. */
 export function isStage(value: unknown): value is Stage {
@@ -43,7 +47,8 @@ export function inferStage(inferred: InferredStages | null | undefined): Stage |
 
 /**
  * Resolves a migration's stage, first match wins: the file's `config.stage`, then
- * `stages.override[name]`, then inference from its SQL, then `stages.fallback`.
+ * `stages.override[name]`, then inference from its SQL, then `stages.fallback` (only for a
+ * migration whose SQL decides no stage: one that mixes stages stays ambiguous).
  * An invalid declared stage must be rejected before this is called.
  */
 export function resolveStage(input: {
@@ -57,7 +62,8 @@ export function resolveStage(input: {
   if (override) return { stage: override, source: 'override' };
   const inferred = inferStage(input.inferred);
   if (inferred === 'pre-deploy' || inferred === 'post-deploy') return { stage: inferred, source: 'inferred' };
-  const fallback = input.settings.stages.fallback;
-  if (fallback) return { stage: fallback, source: 'fallback' };
-  return { stage: null, source: null, reason: inferred === 'mixed' ? 'mixed' : 'undetermined' };
+  if (inferred === 'mixed') return { stage: null, source: null, reason: 'mixed' };
+  const { fallback, fallbackIsDefault } = input.settings.stages;
+  if (fallback) return { stage: fallback, source: fallbackIsDefault ? 'default' : 'fallback' };
+  return { stage: null, source: null, reason: 'undetermined' };
 }

@@ -32,11 +32,13 @@ export const ambiguousStage: Check = {
           code: this.id,
           severity: 'error',
           migration: m.name,
-          message: `${m.name} runs no statement that decides a stage (only data changes, or nothing), so knex-zd cannot tell when it may run.`,
+          message:
+            `${m.name} runs no statement that decides a stage (only data changes, or nothing), and the knexfile sets ` +
+            'stages.fallback: null, so knex-zd may not guess when it runs.',
           hint:
             `Declare it in the file: export const config = { stage: 'pre-deploy' };  // or 'post-deploy'\n` +
             `or in the knexfile: zeroDowntime: { stages: { override: { ${name}: 'post-deploy' } } }, ` +
-            "or set a default for such migrations: zeroDowntime: { stages: { fallback: 'pre-deploy' } }",
+            "or give such migrations a stage: zeroDowntime: { stages: { fallback: 'pre-deploy' } } (the default when fallback is not set)",
         });
       }
     }

@@ -250,3 +250,47 @@ exports.down = () => {};`,
   t.regex(human.stdout, /Migration\s+State\s+Batch\s+Stage/);
   t.regex(human.stdout, /003_inferred\.js\s+pending\s+pre-deploy \(inferred\)/);
 });
+
+test('a data-only migration is pre-deploy by default; fallback: null makes it an error; a mix is never resolved by the fallback', async (t) => {
+  const files = {
+    'migrations/001_table.js': `exports.up = (knex) => knex.schema.createTable('items', (t) => { t.increments('id'); t.string('name'); t.string('old'); });
+exports.down = (knex) => knex.schema.dropTable('items');`,
+    'migrations/002_data_only.js': `exports.up = (knex) => knex('items').insert({ name: 'first' });
+exports.down = (knex) => knex('items').where({ name: 'first' }).del();`,
+  };
+  const mixed = {
+    'migrations/003_mixed.js': `exports.up = (knex) => knex.schema.alterTable('items', (t) => { t.string('added'); t.dropColumn('old'); });
+exports.down = () => {};`,
+  };
+  const byDefault = await setup(files);
+  const strict = await setup(files, '{ stages: { fallback: null } }');
+  const mixedWithFallback = await setup({ ...files, ...mixed }, `{ stages: { fallback: 'pre-deploy' } }`);
+  t.teardown(async () => {
+    for (const { db, project } of [byDefault, strict, mixedWithFallback]) {
+      await db.drop();
+      await project.remove();
+    }
+  });
+
+  const status = await byDefault.project.run(['migrate:status', '--json']);
+  t.is(status.code, 0, status.stderr);
+  t.deepEqual(
+    JSON.parse(status.stdout).migrations.map((m: { name: string; stage: string; stageSource: string }) => [m.name, m.stage, m.stageSource]),
+    [
+      ['001_table.js', 'pre-deploy', 'inferred'],
+      ['002_data_only.js', 'pre-deploy', 'default'],
+    ],
+  );
+  const pre = await byDefault.project.run(['migrate:latest', '--pre-deploy']);
+  t.is(pre.code, 0, pre.stderr);
+  t.deepEqual(await applied(byDefault.db), ['table.js', 'data_only.js']);
+
+  const refused = await strict.project.run(['migrate:latest', '--pre-deploy']);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /\[ambiguous-stage\] 002_data_only\.js: 002_data_only\.js runs no statement that decides a stage .* sets stages\.fallback: null/);
+
+  const ambiguous = await mixedWithFallback.project.run(['check', '--json']);
+  t.is(ambiguous.code, 1);
+  const findings = JSON.parse(ambiguous.stdout).findings as Array<{ code: string; migration: string }>;
+  t.deepEqual(findings.map((f) => [f.code, f.migration]), [['ambiguous-stage', '003_mixed.js']]);
+});

@@ -10,7 +10,7 @@ import { ConfigError } from '../../../src/errors.js';
 
 test('defaults are complete and frozen', (t) => {
   const settings = parseSettings(undefined);
-  t.deepEqual(settings.stages, { override: {}, fallback: null });
+  t.deepEqual(settings.stages, { override: {}, fallback: 'pre-deploy', fallbackIsDefault: true });
   t.is(settings.timeouts.lock, DEFAULT_LOCK_TIMEOUT_MS);
   t.is(settings.timeouts.statement, DEFAULT_STATEMENT_TIMEOUT_MS);
   t.is(settings.timeouts.retries, DEFAULT_RETRIES);
