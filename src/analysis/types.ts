@@ -57,6 +57,15 @@ export interface ObjectRef {
   readonly renamedTo?: string;
 }
 
+/**
+ * What an `ALTER COLUMN` action changes about one aspect of the column, with the state before it
+ * as the catalog (or an earlier statement) knew it: `undefined` when nothing knew.
+ */
+export type ColumnChange =
+  | { readonly table: string; readonly column: string; readonly aspect: 'type'; readonly before: string | null | undefined; readonly after: string | null; readonly widens: boolean | undefined }
+  | { readonly table: string; readonly column: string; readonly aspect: 'not-null'; readonly before: boolean | undefined; readonly after: boolean }
+  | { readonly table: string; readonly column: string; readonly aspect: 'default'; readonly before: string | null | undefined; readonly after: string | null };
+
 /** One action of a statement (an `ALTER TABLE` can carry several). */
 export interface ActionAnalysis {
   /** A short label, e.g. `'ADD COLUMN'`, `'SET NOT NULL'`, `'DROP TABLE'`. */
@@ -66,6 +75,8 @@ export interface ActionAnalysis {
   readonly lock: LockMode | null;
   readonly rewrites: boolean;
   readonly scans: boolean;
+  /** For an `ALTER COLUMN` of a column's type, nullability or default: what it changes (see `ColumnChange`). */
+  readonly change?: ColumnChange;
 }
 
 /** The classification of one SQL statement. */

@@ -6,7 +6,8 @@ import { addNullableColumnCall, checkConstraintValidating, columnTypeRewrite, fo
 import type { TableName } from '../findings.js';
 import { ALTER_TABLE_RULES } from '../lock-rules.js';
 import type { PgNode } from '../parser.js';
-import type { LockMode } from '../types.js';
+import type { ColumnChange, LockMode } from '../types.js';
+import type { ModelColumn, SchemaModel } from '../catalog/schema-model.js';
 import { firstVolatileCall } from '../volatility.js';
 import { columnRefs, stringList, tableOf } from './names.js';
 import { expressionText, parenGroup } from './source-text.js';
@@ -57,9 +58,10 @@ export function alterAction(
   lock: LockMode,
   rewrites = false,
   scans = false,
+  change?: ColumnChange,
 ): void {
   const effectiveLock = context.lockable ? lock : null;
-  context.statement.action(label, context.isNew ? null : stage, effectiveLock, rewrites, scans);
+  context.statement.action(label, context.isNew ? null : stage, effectiveLock, rewrites, scans, change);
   if (effectiveLock) context.statement.lock(context.table.display, effectiveLock);
 }
 
@@ -88,9 +90,14 @@ export function classifyAlterCommand(context: AlterContext, command: PgNode): vo
       addColumn(context, (command.def?.ColumnDef ?? {}) as PgNode);
       return;
     case 'AT_ColumnDefault':
-      if (command.def) alterAction(context, 'SET DEFAULT', 'pre-deploy', 'ACCESS EXCLUSIVE');
-      else alterAction(context, 'DROP DEFAULT', 'post-deploy', 'ACCESS EXCLUSIVE');
-      if (column) statement.object(table, column, 'alter');
+      columnDefault(context, column ?? '', command.def as PgNode | undefined);
+      return;
+    case 'AT_DropNotNull':
+    case 'AT_SetNotNull':
+      columnNullability(context, column ?? '', subtype === 'AT_SetNotNull');
+      return;
+    case 'AT_DropConstraint':
+      dropConstraint(context, typeof command.name === 'string' ? command.name : '');
       return;
     case 'AT_AlterColumnType':
       alterColumnType(context, column ?? '', (command.def?.ColumnDef ?? {}) as PgNode);
@@ -113,7 +120,10 @@ export function classifyAlterCommand(context: AlterContext, command: PgNode): vo
       return;
     case 'AT_DropColumn':
       alterAction(context, 'DROP COLUMN', 'post-deploy', 'ACCESS EXCLUSIVE');
-      if (column) statement.object(table, column, 'drop');
+      if (column) {
+        statement.object(table, column, 'drop');
+        statement.input.model?.dropColumn(table, column);
+      }
       return;
     default:
       break;
@@ -128,7 +138,6 @@ export function classifyAlterCommand(context: AlterContext, command: PgNode): vo
   // `name` is a column only for ALTER COLUMN forms; elsewhere it names a constraint, trigger, index or tablespace.
   if (column && COLUMN_SUBCOMMANDS.has(subtype)) statement.object(table, column, 'alter');
   if (context.isNew) return;
-  if (subtype === 'AT_SetNotNull' && column) statement.finding(setNotNullScan({ table, column }));
   if (rule.rewrites && context.lockable && subtype !== 'AT_SetExpression') {
     statement.finding(
       tableRewrite({
@@ -218,9 +227,11 @@ export function addColumn(context: AlterContext, definition: PgNode): void {
   alterAction(context, 'ADD COLUMN', stage, 'ACCESS EXCLUSIVE', rewrites, scans);
   statement.object(table, column, 'create');
   statement.input.addColumn(table, column, facts.type && isSerial(facts.type) ? null : facts.type);
+  statement.input.model?.setColumn(table, column, modelColumn(statement, facts));
 
   for (const constraint of facts.constraints) {
     if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint);
+    rememberConstraint(statement, table, constraint, [column]);
   }
   if (isNew) return;
 
@@ -245,6 +256,12 @@ export function addColumn(context: AlterContext, definition: PgNode): void {
   for (const constraint of facts.constraints) constraintFindings(context, constraint, [column]);
 }
 
+/**
+ * ALTER COLUMN TYPE, judged against the column's current type when the catalog (or an earlier
+ * statement) knows it: the same type changes nothing; a change PostgreSQL makes without a rewrite
+ * that accepts every old value (`varchar(20)` → `varchar(32)` or `text`, numeric widening) is
+ * pre-deploy; anything else is post-deploy, and rewrites the table unless binary coercible.
+ */
 export function alterColumnType(context: AlterContext, column: string, definition: PgNode): void {
   const { statement, table } = context;
   const to = columnTypeOf(definition.typeName);
@@ -252,12 +269,146 @@ export function alterColumnType(context: AlterContext, column: string, definitio
   const using = definition.raw_default as PgNode | undefined;
   // A USING that only casts the column is a plain type change; anything else recomputes every value.
   const plainUsing = using === undefined || isPlainColumnCast(using, column);
-  const rewrites = !(from && to && plainUsing && isBinaryCoercible(from, to));
-  alterAction(context, 'ALTER COLUMN TYPE', 'post-deploy', 'ACCESS EXCLUSIVE', rewrites);
+  const same = from !== null && to !== null && plainUsing && sameType(from, to);
+  const widens = from !== null && to !== null && plainUsing && isBinaryCoercible(from, to);
+  const rewrites = !widens;
+  const stage: Stage | null = same ? null : widens ? 'pre-deploy' : 'post-deploy';
+  const change: ColumnChange = {
+    table: table.display,
+    column,
+    aspect: 'type',
+    before: from ? formatColumnType(from) : undefined,
+    after: to ? formatColumnType(to) : null,
+    widens: from === null ? undefined : widens,
+  };
+  alterAction(context, 'ALTER COLUMN TYPE', stage, 'ACCESS EXCLUSIVE', rewrites, false, change);
   statement.object(table, column, 'alter');
   statement.input.setType(table, column, to);
+  const model = statement.input.model;
+  const before = model?.column(table, column);
+  if (model && before && to) model.setColumn(table, column, { ...before, typeText: formatColumnType(to), type: to });
+  if (rewrites && context.lockable) foreignKeyNeighbours(context, column);
   if (rewrites && !context.isNew && context.lockable) {
     statement.finding(columnTypeRewrite({ table, column, type: to ? formatColumnType(to) : 'the new type', knownOldType: from !== null }));
+  }
+}
+
+function sameType(a: ColumnType, b: ColumnType): boolean {
+  return a.name === b.name && a.array === b.array && a.modifiers.length === b.modifiers.length && a.modifiers.every((m, i) => m === b.modifiers[i]);
+}
+
+/**
+ * A type change that rebuilds a column's foreign keys locks the tables at their other end
+ * (PostgreSQL re-validates each one): the referenced table of the column's own foreign keys, and
+ * the referencing tables when the column is a referenced key.
+ */
+function foreignKeyNeighbours(context: AlterContext, column: string): void {
+  const model = context.statement.input.model;
+  const relation = model?.relation(context.table);
+  if (!model || !relation) return;
+  for (const constraint of relation.constraints) {
+    if (constraint.type === 'f' && constraint.references && constraint.columns.includes(column)) {
+      context.statement.lock(displayKey(model, constraint.references), 'ACCESS EXCLUSIVE');
+    }
+  }
+  const referencedKey = relation.constraints.some((c) => (c.type === 'p' || c.type === 'u') && c.columns.includes(column));
+  if (referencedKey) for (const key of relation.referencedBy) context.statement.lock(displayKey(model, key), 'ACCESS EXCLUSIVE');
+}
+
+/** How a lock list names a relation the SQL did not name: unqualified when it is on the search path's first schema. */
+function displayKey(model: SchemaModel, key: string): string {
+  const prefix = `${model.currentSchema}.`;
+  return key.startsWith(prefix) ? key.slice(prefix.length) : key;
+}
+
+/** SET DEFAULT (pre-deploy) or DROP DEFAULT (post-deploy; nothing when the column has no default). */
+function columnDefault(context: AlterContext, column: string, def: PgNode | undefined): void {
+  const { statement, table } = context;
+  const before = statement.input.columnFacts(table, column);
+  const setting = def !== undefined;
+  const after = setting ? deparsedOr(statement, def, '(default)') : null;
+  const noOp = !setting && before?.default === null;
+  const change: ColumnChange = { table: table.display, column, aspect: 'default', before: before === null ? undefined : before?.default, after };
+  alterAction(context, setting ? 'SET DEFAULT' : 'DROP DEFAULT', noOp ? null : setting ? 'pre-deploy' : 'post-deploy', 'ACCESS EXCLUSIVE', false, false, change);
+  statement.object(table, column, 'alter');
+  if (before) statement.input.model?.setColumn(table, column, { ...before, default: after });
+}
+
+/** DROP NOT NULL (pre-deploy) or SET NOT NULL (post-deploy, a full scan); nothing when the column already is so. */
+function columnNullability(context: AlterContext, column: string, setting: boolean): void {
+  const { statement, table } = context;
+  const before = statement.input.columnFacts(table, column);
+  const noOp = before !== null && before !== undefined && before.notNull === setting;
+  const change: ColumnChange = { table: table.display, column, aspect: 'not-null', before: before === null ? undefined : before?.notNull, after: setting };
+  const rule = ALTER_TABLE_RULES.get(setting ? 'AT_SetNotNull' : 'AT_DropNotNull');
+  const label = rule?.label ?? (setting ? 'SET NOT NULL' : 'DROP NOT NULL');
+  alterAction(context, label, noOp ? null : setting ? 'post-deploy' : 'pre-deploy', 'ACCESS EXCLUSIVE', false, setting && !noOp && !context.isNew, change);
+  statement.object(table, column, 'alter');
+  if (before) statement.input.model?.setColumn(table, column, { ...before, notNull: setting });
+  if (setting && !noOp && !context.isNew) statement.finding(setNotNullScan({ table, column }));
+}
+
+/** DROP CONSTRAINT (pre-deploy: it loosens); dropping a foreign key also locks the referenced table. */
+function dropConstraint(context: AlterContext, name: string): void {
+  const { statement, table } = context;
+  const rule = ALTER_TABLE_RULES.get('AT_DropConstraint');
+  alterAction(context, rule?.label ?? 'DROP CONSTRAINT', rule?.stage ?? 'pre-deploy', rule?.lock ?? 'ACCESS EXCLUSIVE');
+  const model = statement.input.model;
+  const dropped = model?.dropConstraint(table, name);
+  if (model && dropped?.type === 'f' && dropped.references && context.lockable) {
+    statement.lock(displayKey(model, dropped.references), 'ACCESS EXCLUSIVE');
+  }
+  if (model && dropped && (dropped.type === 'p' || dropped.type === 'u')) model.dropIndex({ schema: model.relation(table)?.schema ?? null, table: name });
+}
+
+/** The text of an expression node as the statement wrote it, for comparisons and messages. */
+function deparsedOr(statement: StatementBuilder, node: PgNode, fallback: string): string {
+  const location = (Object.values(node)[0] as PgNode | undefined)?.location as number | undefined;
+  return location === undefined ? fallback : expressionText(statement.textFrom(location)) || fallback;
+}
+
+/** The catalog facts of a column a statement defines. */
+export function modelColumn(statement: StatementBuilder, facts: ColumnFacts): ModelColumn {
+  const base = serialBaseType(facts.type);
+  const typeText = base ?? (facts.type ? formatColumnType(facts.type) : 'unknown');
+  const type = base ? { name: base === 'smallint' ? 'int2' : base === 'integer' ? 'int4' : 'int8', modifiers: [], array: false } : facts.type;
+  let defaultText: string | null = null;
+  if (facts.defaultExpression) {
+    defaultText = facts.defaultLocation !== undefined ? expressionText(statement.textFrom(facts.defaultLocation).replace(/^default\s+/i, '')) || '(default)' : '(default)';
+  } else if (base || facts.identity || facts.generatedStored) {
+    defaultText = '(generated)';
+  }
+  return { typeText, type, notNull: facts.notNull, default: defaultText };
+}
+
+/** Records a constraint (and the index of a PRIMARY KEY/UNIQUE) in the model. */
+export function rememberConstraint(statement: StatementBuilder, table: TableName, constraint: PgNode, columns: readonly string[]): void {
+  const model = statement.input.model;
+  if (!model) return;
+  const types: Readonly<Record<string, string>> = { CONSTR_FOREIGN: 'f', CONSTR_CHECK: 'c', CONSTR_UNIQUE: 'u', CONSTR_PRIMARY: 'p', CONSTR_EXCLUSION: 'x', CONSTR_NOTNULL: 'n' };
+  const type = types[String(constraint.contype)];
+  if (!type) return;
+  const relation = model.relation(table);
+  const name =
+    typeof constraint.conname === 'string'
+      ? constraint.conname
+      : type === 'p'
+        ? `${table.table}_pkey`
+        : `${table.table}_${columns.join('_')}_${type === 'u' ? 'key' : type === 'f' ? 'fkey' : 'check'}`;
+  let references: string | null = null;
+  if (type === 'f') {
+    const target = tableOf(constraint.pktable);
+    references = model.resolve(target) ?? `${target.schema ?? model.currentSchema}.${target.table}`;
+  }
+  model.addConstraint(table, { name, type, columns: [...columns], references, validated: !constraint.skip_validation });
+  if ((type === 'p' || type === 'u') && relation) {
+    const indexName = typeof constraint.indexname === 'string' ? constraint.indexname : name;
+    if (typeof constraint.indexname === 'string') model.dropIndex({ schema: relation.schema, table: indexName });
+    model.createIndex(relation.schema, indexName, table, { columns: [...columns], unique: true, primary: type === 'p', valid: true, partial: false });
+    if (type === 'p') for (const column of columns) {
+      const facts = relation.columns.get(column);
+      if (facts) relation.columns.set(column, { ...facts, notNull: true });
+    }
   }
 }
 
@@ -327,6 +478,7 @@ export function addConstraint(context: AlterContext, constraint: PgNode): void {
   alterAction(context, label, onNewColumns ? 'pre-deploy' : 'post-deploy', lock, false, scans);
   for (const column of columns) statement.object(table, column, 'alter');
   if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint);
+  rememberConstraint(statement, table, constraint, columns);
   if (!isNew) constraintFindings(context, constraint, columns);
 }
 

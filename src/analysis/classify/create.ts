@@ -4,7 +4,7 @@ import { isSerial } from '../column-types.js';
 import { createIndexBlocking } from '../findings.js';
 import type { PgNode } from '../parser.js';
 import type { LockMode } from '../types.js';
-import { columnFacts, foreignKeyReference } from './alter-table.js';
+import { columnFacts, constrainedColumns, foreignKeyReference, modelColumn, rememberConstraint } from './alter-table.js';
 import { queryLocks } from './dml.js';
 import { columnRefs, tableOf } from './names.js';
 import { parenGroup, splitTopLevel } from './source-text.js';
@@ -16,6 +16,11 @@ export function classifyCreateTable(statement: StatementBuilder, body: PgNode, s
   statement.action(summary, 'pre-deploy', null);
   statement.object(table, null, 'create');
   statement.input.addTable(table);
+  const model = statement.input.model;
+  // IF NOT EXISTS on an existing table changes nothing: the model keeps what it knew.
+  const creates = !(body.if_not_exists && model?.relation(table));
+  const inherits = ((body.inhRelations ?? []) as PgNode[]).length > 0 || Boolean(body.partbound) || ((body.tableElts ?? []) as PgNode[]).some((e) => e.TableLikeClause);
+  if (creates) model?.createRelation(table, body.partspec ? 'p' : 'r', !inherits);
   for (const element of (body.tableElts ?? []) as PgNode[]) {
     if (element.ColumnDef) {
       const definition = element.ColumnDef as PgNode;
@@ -23,11 +28,15 @@ export function classifyCreateTable(statement: StatementBuilder, body: PgNode, s
       statement.object(table, column, 'create');
       const facts = columnFacts(definition);
       statement.input.addColumn(table, column, facts.type && !isSerial(facts.type) ? facts.type : null);
+      if (creates) model?.setColumn(table, column, modelColumn(statement, facts));
       for (const constraint of facts.constraints) {
         if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint);
+        if (creates) rememberConstraint(statement, table, constraint, [column]);
       }
-    } else if (element.Constraint?.contype === 'CONSTR_FOREIGN') {
-      foreignKeyReference(statement, element.Constraint as PgNode);
+    } else if (element.Constraint) {
+      const constraint = element.Constraint as PgNode;
+      if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint);
+      if (creates) rememberConstraint(statement, table, constraint, constrainedColumns(constraint));
     } else if (element.TableLikeClause) {
       const source = tableOf(element.TableLikeClause.relation);
       statement.lock(source.display, 'ACCESS SHARE');
@@ -49,6 +58,7 @@ export function classifyCreateTableAs(statement: StatementBuilder, body: PgNode)
   statement.action(statement.summary, 'pre-deploy', null);
   statement.object(table, null, 'create');
   statement.input.addTable(table);
+  if (!(body.if_not_exists && statement.input.model?.relation(table))) statement.input.model?.createRelation(table, materialized ? 'm' : 'r', false);
   queryLocks(statement, body.query);
 }
 
@@ -60,6 +70,7 @@ export function classifyCreateView(statement: StatementBuilder, body: PgNode): v
   queryLocks(statement, body.query);
   if (replace) statement.lock(view.display, 'ACCESS EXCLUSIVE');
   statement.object(view, null, replace ? 'alter' : 'create');
+  statement.input.model?.createRelation(view, 'v', false);
 }
 
 export function classifyCreateIndex(statement: StatementBuilder, body: PgNode): void {
@@ -83,6 +94,15 @@ export function classifyCreateIndex(statement: StatementBuilder, body: PgNode): 
   if (concurrent) statement.transactional = false;
   const name = typeof body.idxname === 'string' ? body.idxname : null;
   if (name) statement.input.addIndex(name);
+  const model = statement.input.model;
+  if (model && !(body.if_not_exists && name && model.index({ schema: table.schema, table: name }))) {
+    const elements = params.map((param) => {
+      const element = (param.IndexElem ?? {}) as PgNode;
+      return element.name ? String(element.name) : null;
+    });
+    const indexName = name ?? `${table.table}_${elements.map((e) => e ?? 'expr').join('_')}_idx`;
+    model.createIndex(table.schema, indexName, table, { columns: elements, unique, primary: false, valid: true, partial: Boolean(body.whereClause) });
+  }
 
   statement.object(table, null, 'reference');
   for (const param of [...params, ...((body.indexIncludingParams ?? []) as PgNode[])]) {

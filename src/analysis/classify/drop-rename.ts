@@ -4,6 +4,7 @@ import type { PgNode } from '../parser.js';
 import type { LockMode } from '../types.js';
 import { RELATION_KINDS, TABLE_CHILD_KINDS, namesOf, tableFromNames, tableOf } from './names.js';
 import type { StatementBuilder } from './statement.js';
+import type { SchemaModel } from '../catalog/schema-model.js';
 
 export const DROP_WORDS: Readonly<Record<string, string>> = {
   OBJECT_TABLE: 'TABLE',
@@ -37,24 +38,44 @@ export function classifyDrop(statement: StatementBuilder, body: PgNode): void {
     const lock: LockMode = concurrent ? 'SHARE UPDATE EXCLUSIVE' : 'ACCESS EXCLUSIVE';
     statement.action(statement.summary, 'post-deploy', lock);
     if (concurrent) statement.transactional = false;
+    const model = statement.input.model;
     for (const object of objects) {
       const index = tableFromNames(namesOf(object));
       if (!index) continue;
-      // The lock is on the index's table, which the statement does not name: report the index.
+      // The lock is on the index's table, which the statement does not name: the catalog says which.
+      const known = model?.index(index);
+      const table = known ? model?.relationByKey(known.table) : null;
+      if (model && table) statement.lock(displayName(model, table.schema, table.name, index.schema !== null), lock);
       statement.lock(index.display, lock);
       if (!concurrent && !statement.input.isNewIndex(index.table)) {
         statement.finding(dropIndexBlocking({ index: index.table, schema: index.schema }));
       }
+      model?.dropIndex(index);
     }
     return;
   }
   if (RELATION_KINDS.has(kind)) {
     statement.action(statement.summary, 'post-deploy', 'ACCESS EXCLUSIVE');
+    const model = statement.input.model;
+    const cascade = body.behavior === 'DROP_CASCADE';
     for (const object of objects) {
       const table = tableFromNames(namesOf(object));
       if (!table) continue;
       statement.lock(table.display, 'ACCESS EXCLUSIVE');
       statement.object(table, null, 'drop');
+      const relation = model?.relation(table);
+      if (model && relation) {
+        // Its foreign keys go with it: their triggers on the referenced tables are dropped under
+        // ACCESS EXCLUSIVE. With CASCADE, so do the foreign keys of the tables that reference it.
+        const neighbours = new Set(relation.constraints.filter((c) => c.type === 'f' && c.references).map((c) => c.references as string));
+        if (cascade) for (const key of relation.referencedBy) neighbours.add(key);
+        neighbours.delete(`${relation.schema}.${relation.name}`);
+        for (const key of neighbours) {
+          const other = model.relationByKey(key);
+          if (other) statement.lock(displayName(model, other.schema, other.name, table.schema !== null), 'ACCESS EXCLUSIVE');
+        }
+      }
+      model?.dropRelation(table);
     }
     return;
   }
@@ -101,14 +122,18 @@ export function classifyRename(statement: StatementBuilder, body: PgNode): void 
   const lock: LockMode = kind === 'OBJECT_INDEX' ? 'SHARE UPDATE EXCLUSIVE' : 'ACCESS EXCLUSIVE';
   statement.action(statement.summary, isNew ? null : 'post-deploy', lock);
   statement.lock(table.display, lock);
+  const model = statement.input.model;
   if (kind === 'OBJECT_COLUMN') {
     const from = String(body.subname ?? '');
     statement.object(table, from, 'rename', newName);
+    model?.renameColumn(table, from, newName);
     if (!isNew) statement.finding(renameColumn({ table, from, to: newName }));
   } else if (kind === 'OBJECT_INDEX') {
     statement.input.addIndex(newName);
+    model?.renameIndex(table, newName);
   } else if (RELATION_KINDS.has(kind)) {
     statement.object(table, null, 'rename', newName);
+    model?.renameRelation(table, { schema: table.schema, table: newName });
     if (isNew) statement.input.addTable({ display: table.schema ? `${table.schema}.${newName}` : newName, schema: table.schema, table: newName });
     else if (kind === 'OBJECT_TABLE') statement.finding(renameTable({ table, to: newName }));
   } else {
@@ -129,14 +154,30 @@ export function classifySetSchema(statement: StatementBuilder, body: PgNode): vo
   statement.action(statement.summary, statement.input.isNewTable(table) ? null : 'post-deploy', 'ACCESS EXCLUSIVE');
   statement.lock(table.display, 'ACCESS EXCLUSIVE');
   statement.object(table, null, 'rename', `${newSchema}.${table.table}`);
+  statement.input.model?.renameRelation(table, { schema: newSchema, table: table.table });
 }
 
 export function classifyTruncate(statement: StatementBuilder, body: PgNode): void {
   statement.summary = 'TRUNCATE';
   statement.action('TRUNCATE', 'post-deploy', 'ACCESS EXCLUSIVE');
+  const model = statement.input.model;
+  const cascade = body.behavior === 'DROP_CASCADE';
   for (const entry of (body.relations ?? []) as PgNode[]) {
     const table = tableOf(entry.RangeVar);
     statement.lock(table.display, 'ACCESS EXCLUSIVE');
     statement.object(table, null, 'alter');
+    // CASCADE empties the tables whose foreign keys reference it too.
+    const relation = cascade ? model?.relation(table) : null;
+    if (model && relation) {
+      for (const key of relation.referencedBy) {
+        const other = model.relationByKey(key);
+        if (other) statement.lock(displayName(model, other.schema, other.name, table.schema !== null), 'ACCESS EXCLUSIVE');
+      }
+    }
   }
+}
+
+/** A relation the statement does not name, as lock lists name relations: qualified unless the statement itself was not and it is on the first schema of the search path. */
+function displayName(model: SchemaModel, schema: string, name: string, qualified: boolean): string {
+  return !qualified && schema === model.currentSchema ? name : `${schema}.${name}`;
 }

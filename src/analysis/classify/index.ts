@@ -33,6 +33,9 @@
  * docs and each command's reference page; ALTER TABLE subcommands are in lock-rules.ts.
  */
 import { loadParser, parseStatements } from '../parser.js';
+import type { ParsedStatement } from '../parser.js';
+import type { SchemaModel } from '../catalog/schema-model.js';
+import { judgeColumnChanges } from './column-changes.js';
 import type { PgNode } from '../parser.js';
 import type { AnalyzeSqlOptions, StatementAnalysis } from '../types.js';
 import { classifyAlterTable } from './alter-table.js';
@@ -45,6 +48,7 @@ import { InputState, StatementBuilder, parseErrorAnalysis } from './statement.js
 import { CREATE_SUMMARIES, NEUTRAL_SUMMARIES, NON_TRANSACTIONAL_SUMMARIES } from './summaries.js';
 import type { Handler } from './summaries.js';
 export { loadParser } from '../parser.js';
+export { judgeColumnChanges } from './column-changes.js';
 
 /**
  * Classifies every statement of `sql` (the parser must be loaded: see {@link loadParser}).
@@ -53,12 +57,36 @@ export { loadParser } from '../parser.js';
  */
 export function analyzeSqlSync(sql: string, options: AnalyzeSqlOptions = {}): StatementAnalysis[] {
   const input = new InputState(options.newTables, options.newColumns);
-  return parseStatements(sql).map((parsed) => {
+  return judgeColumnChanges(classifyParsed(parseStatements(sql), input));
+}
+
+/** Classifies parsed statements in order, sharing what they learn through `input` (and its model). */
+export function classifyParsed(statements: readonly ParsedStatement[], input: InputState): StatementAnalysis[] {
+  return statements.map((parsed) => {
     if (!parsed.ok) return parseErrorAnalysis(parsed.sql, parsed.error);
     const statement = new StatementBuilder(parsed.sql, parsed.source, parsed.end, input);
     classifyStatement(statement, parsed.node);
     return statement.build();
   });
+}
+
+/**
+ * Classifies the statements of one migration, one call at a time as they are sent (or
+ * captured), against a catalog model: what each statement learns (a table created, a column's
+ * new type) is known to the statements after it, in this migration and, through the model, in
+ * the migrations after it.
+ */
+export class MigrationClassifier {
+  private readonly input: InputState;
+
+  constructor(readonly model: SchemaModel | null = null) {
+    this.input = new InputState(undefined, undefined, model);
+  }
+
+  /** Classifies the statements of one SQL text (already parsed). */
+  classify(statements: readonly ParsedStatement[]): StatementAnalysis[] {
+    return classifyParsed(statements, this.input);
+  }
 }
 
 /** Loads the parser (once), then classifies every statement of `sql`. */

@@ -5,7 +5,8 @@ import { parseErrorFinding, unclassifiedFinding } from '../findings.js';
 import type { TableName } from '../findings.js';
 import { LockSet } from '../lock-rules.js';
 import type { SourceText } from '../parser.js';
-import type { ActionAnalysis, Finding, LockMode, ObjectEffect, ObjectRef, StatementAnalysis } from '../types.js';
+import type { ActionAnalysis, ColumnChange, Finding, LockMode, ObjectEffect, ObjectRef, StatementAnalysis } from '../types.js';
+import type { ModelColumn, SchemaModel } from '../catalog/schema-model.js';
 
 /** What earlier statements of the same input created, for the statements after them. */
 export class InputState {
@@ -14,7 +15,15 @@ export class InputState {
   private readonly indexes = new Set<string>();
   private readonly types = new Map<string, ColumnType>();
 
-  constructor(newTables: ReadonlySet<string> | undefined, newColumns?: ReadonlySet<string>) {
+  /**
+   * @param model the catalog as it stands before the statements (and updated by them), when the
+   *   caller loaded one; without it, only what the statements themselves say is known.
+   */
+  constructor(
+    newTables: ReadonlySet<string> | undefined,
+    newColumns?: ReadonlySet<string>,
+    readonly model: SchemaModel | null = null,
+  ) {
     for (const table of newTables ?? []) this.tables.add(table);
     for (const key of newColumns ?? []) {
       const dot = key.lastIndexOf('.');
@@ -41,7 +50,12 @@ export class InputState {
   }
 
   typeOf(table: TableName, column: string): ColumnType | null {
-    return this.types.get(columnKey(table, column)) ?? null;
+    return this.types.get(columnKey(table, column)) ?? this.model?.column(table, column)?.type ?? null;
+  }
+
+  /** What the catalog says of a column before this statement: `null` when it lacks it, `undefined` when nothing knows. */
+  columnFacts(table: TableName, column: string): ModelColumn | null | undefined {
+    return this.model?.column(table, column);
   }
 
   setType(table: TableName, column: string, type: ColumnType | null): void {
@@ -80,8 +94,8 @@ export class StatementBuilder {
     readonly input: InputState,
   ) {}
 
-  action(action: string, stage: Stage | null, lock: LockMode | null, rewrites = false, scans = false): void {
-    this.actions.push({ action, stage, lock, rewrites, scans });
+  action(action: string, stage: Stage | null, lock: LockMode | null, rewrites = false, scans = false, change?: ColumnChange): void {
+    this.actions.push(change ? { action, stage, lock, rewrites, scans, change } : { action, stage, lock, rewrites, scans });
   }
 
   lock(relation: string, mode: LockMode): void {
