@@ -40,7 +40,7 @@ function columnRuns(statements: readonly StatementAnalysis[]): Located[][] {
       flush();
       return;
     }
-    for (const located of changes as Located[]) {
+    for (const located of changes) {
       const head = current[0]?.change;
       if (head && (head.table !== located.change.table || head.column !== located.change.column)) flush();
       current.push(located);
