@@ -51,6 +51,14 @@ export interface ZeroDowntimeOptions {
   checks?: Record<string, Severity>;
   /** Keep extension type parsers right across PostgreSQL upgrades (see `withHotUpgrade`). @default false */
   hotUpgrade?: boolean | { maxStaleness?: Duration };
+  /**
+   * Where pending migrations are analysed: `'auto'` creates a temporary database on the target's
+   * server and drops it afterwards (capture mode when the role may not create databases); a
+   * connection string or object names a scratch database that knex-zd may empty and fill; `false`
+   * analyses in capture mode only (nothing runs; the SQL is recorded).
+   * @default 'auto'
+   */
+  shadow?: 'auto' | false | string | Record<string, unknown>;
 }
 
 /** Validated, fully defaulted, frozen settings. */
@@ -78,7 +86,15 @@ export interface Settings {
   };
   readonly checks: Readonly<Record<string, Severity>>;
   readonly hotUpgrade: { readonly enabled: boolean; readonly maxStaleness: number };
+  /** How pending migrations are analysed (see {@link ZeroDowntimeOptions.shadow}). */
+  readonly shadow: ShadowSetting;
 }
+
+/** The `shadow` option, parsed. */
+export type ShadowSetting =
+  | { readonly mode: 'auto' }
+  | { readonly mode: 'database'; readonly connection: string | Readonly<Record<string, unknown>> }
+  | { readonly mode: 'off' };
 
 /** @default 'pre-deploy' */
 export const DEFAULT_STAGE_FALLBACK: Stage = 'pre-deploy';
@@ -163,7 +179,7 @@ function integerOption(value: unknown, fallback: number, option: string, min: nu
  */
 export function parseSettings(raw: unknown): Settings {
   const root = objectOption(raw, OPTION);
-  rejectUnknownKeys(root, ['stages', 'timeouts', 'quorum', 'checks', 'hotUpgrade'], OPTION);
+  rejectUnknownKeys(root, ['stages', 'timeouts', 'quorum', 'checks', 'hotUpgrade', 'shadow'], OPTION);
 
   const stagesRaw = objectOption(root.stages, `${OPTION}.stages`);
   rejectUnknownKeys(stagesRaw, ['override', 'fallback'], `${OPTION}.stages`);
@@ -257,7 +273,24 @@ export function parseSettings(raw: unknown): Settings {
     };
   }
 
-  return deepFreeze({ stages: { override, fallback, fallbackIsDefault }, timeouts, quorum, checks, hotUpgrade });
+  return deepFreeze({ stages: { override, fallback, fallbackIsDefault }, timeouts, quorum, checks, hotUpgrade, shadow: shadowOption(root.shadow) });
+}
+
+function shadowOption(value: unknown): ShadowSetting {
+  const option = `${OPTION}.shadow`;
+  if (value === undefined || value === 'auto') return { mode: 'auto' };
+  if (value === false) return { mode: 'off' };
+  if (typeof value === 'string' && value.trim() !== '') {
+    if (!/^postgres(ql)?:\/\//.test(value)) {
+      throw new ConfigError(`${option} must be 'auto', false, or a postgres:// URL of a scratch database; got ${describe(value)}.`, { details: { option } });
+    }
+    return { mode: 'database', connection: value };
+  }
+  if (isPlainObject(value) && typeof value.database === 'string' && value.database !== '') return { mode: 'database', connection: { ...value } };
+  throw new ConfigError(
+    `${option} must be 'auto', false, a postgres:// URL or a connection object with a database of a scratch database; got ${isPlainObject(value) ? 'an object without database' : describe(value)}.`,
+    { details: { option } },
+  );
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Settings } from '../config.js';
 import { invertStage, isStage, resolveStage, type InferredStages, type Stage } from '../stages.js';
-import { captureMigration, type Capture } from './capture.js';
+import { captureMigration, type Capture } from './capture/capture.js';
+import { CaptureSession } from './capture/capture-session.js';
 import type { CapturedStatement, Direction, MigrationReport } from './migration-types.js';
 
 /** A migration module as knex loads it, with the optional `config` knex-zero-downtime reads. */
@@ -33,6 +34,11 @@ export interface AnalyzeMigrationOptions {
   readonly settings: Settings;
   /** True when the knexfile sets `migrations.disableTransactions`. @default false */
   readonly transactionsDisabled?: boolean;
+  /**
+   * The capture session of the plan this migration belongs to: its schema model carries what the
+   * migrations analysed before this one change. @default a session of its own
+   */
+  readonly session?: CaptureSession;
 }
 
 /** Statement kinds that only read or change rows. */
@@ -112,12 +118,13 @@ export async function analyzeMigration(
     };
   }
 
-  const capture = await captureMigration(knex, fn);
+  const capture = await captureMigration(knex, fn, options.session);
   // The stage belongs to the migration's `up`; a revert runs the inverse stage.
   let upCapture: Capture = capture;
   const declared = isStage(declaredStage) ? declaredStage : undefined;
   if (direction === 'down' && !declared && !options.settings.stages.override[migration.name] && module.up) {
-    upCapture = await captureMigration(knex, module.up);
+    // A throw-away session: the up's effects must not enter the plan's model.
+    upCapture = await captureMigration(knex, module.up, await CaptureSession.open(knex));
   }
   const resolution = resolveStage({
     name: migration.name,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { analyzeMigration, type MigrationModule } from '../analysis/analyze-migration.js';
+import { CaptureSession } from '../analysis/capture/capture-session.js';
 import type { CheckFinding, Direction, MigrationReport } from '../analysis/migration-types.js';
 import { runChecks, type CheckResult } from '../checks/index.js';
 import { parseSettings, type Settings } from '../config.js';
@@ -169,14 +170,15 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
 
     async check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult }> {
       const all = await this.loadAll();
-      const migrations = await this.reports(all, 'up');
+      const completed = new Set((await this.completedRows()).map((r) => r.name));
+      const migrations = await this.reports(all, 'up', completed);
       return { migrations, result: runChecks(migrations, this.settings) };
     }
 
     async status(): Promise<MigrationStatus[]> {
       const rows = await this.completedRows();
       const batches = new Map(rows.map((r) => [r.name, r.batch]));
-      const reports = await this.reports(await this.loadAll(), 'up');
+      const reports = await this.reports(await this.loadAll(), 'up', new Set(batches.keys()));
       return reports.map((m) => ({
         name: m.name,
         state: batches.has(m.name) ? 'completed' : 'pending',
@@ -201,15 +203,22 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       return this.plan(direction, stage, await this.reports(loaded, direction), skipped);
     }
 
-    private async reports(loaded: readonly Loaded[], direction: Direction): Promise<MigrationReport[]> {
+    /**
+     * Analyses migrations in the order they would run: one capture session carries what each
+     * changes to the ones after it. `independent` ones (completed migrations, for `check` and
+     * `status`) are analysed each against the current schema alone.
+     */
+    private async reports(loaded: readonly Loaded[], direction: Direction, independent: ReadonlySet<string> = new Set()): Promise<MigrationReport[]> {
       const transactionsDisabled = this.config.disableTransactions === true;
+      const shared = await CaptureSession.open(this.knex);
       const out: MigrationReport[] = [];
       for (const m of loaded) {
+        const session = independent.has(m.name) ? await CaptureSession.open(this.knex) : shared;
         out.push(
           await analyzeMigration(
             this.knex,
             { name: m.name, file: fileOf(m.info), module: m.module, loadError: m.error },
-            { direction, settings: this.settings, transactionsDisabled },
+            { direction, settings: this.settings, transactionsDisabled, session },
           ),
         );
       }

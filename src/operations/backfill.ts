@@ -113,7 +113,7 @@ export async function backfill(
   };
   const recorder = activeCaptureRecorder();
   if (recorder) {
-    recorder.recordPlan(template);
+    await recorder.recordPlan(template);
     return template;
   }
   let progress: BackfillProgress = { batches: 0, scanned: 0, updated: 0, lastKey: null };

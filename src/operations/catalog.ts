@@ -1,4 +1,14 @@
 import type { Knex } from 'knex';
+import { captureSessionOf } from '../analysis/capture/capture.js';
+import {
+  modelColumnInfo,
+  modelConstraintInfo,
+  modelIndexInfo,
+  modelPrimaryKey,
+  modelReferencingForeignKeys,
+  modelRelationKind,
+  modelViewReadsFrom,
+} from '../analysis/capture/operation-catalog.js';
 import { assertIdentifier } from '../identifiers.js';
 
 /** Options shared by the operations: where the table lives. */
@@ -25,6 +35,8 @@ export async function resolveSchema(knex: Knex, schema?: string): Promise<string
 
 /** `pg_class.relkind` of a relation (`'r'` table, `'p'` partitioned table, `'v'` view, `'i'` index…), or `null` when absent. */
 export async function relationKind(knex: Knex, schema: string, name: string): Promise<string | null> {
+  const session = captureSessionOf(knex);
+  if (session) return modelRelationKind(session, schema, name);
   const [row] = await rows<{ relkind: string }>(
     knex,
     'SELECT c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?',
@@ -47,6 +59,8 @@ export interface ColumnInfo {
 
 /** A column of a table or view, or `null` when absent. */
 export async function columnInfo(knex: Knex, schema: string, table: string, column: string): Promise<ColumnInfo | null> {
+  const session = captureSessionOf(knex);
+  if (session) return modelColumnInfo(session, schema, table, column);
   const [row] = await rows<{ type: string; notnull: boolean; default: string | null }>(
     knex,
     `SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
@@ -73,6 +87,8 @@ export interface IndexInfo {
 
 /** An index by name in `schema`, or `null` when absent. */
 export async function indexInfo(knex: Knex, schema: string, name: string): Promise<IndexInfo | null> {
+  const session = captureSessionOf(knex);
+  if (session) return modelIndexInfo(session, schema, name);
   const [row] = await rows<{ table: string; valid: boolean; unique: boolean; contype: string | null; definition: string }>(
     knex,
     `SELECT t.relname AS table, x.indisvalid AS valid, x.indisunique AS unique, con.contype,
@@ -100,6 +116,8 @@ export interface ConstraintInfo {
 
 /** A constraint by name on a table, or `null` when absent. */
 export async function constraintInfo(knex: Knex, schema: string, table: string, name: string): Promise<ConstraintInfo | null> {
+  const session = captureSessionOf(knex);
+  if (session) return modelConstraintInfo(session, schema, table, name);
   const [row] = await rows<{ contype: string; convalidated: boolean; definition: string }>(
     knex,
     `SELECT con.contype, con.convalidated, pg_catalog.pg_get_constraintdef(con.oid) AS definition
@@ -120,6 +138,8 @@ export async function serverVersionNum(knex: Knex): Promise<number> {
 
 /** The primary key columns of a table, in key order. */
 export async function primaryKey(knex: Knex, schema: string, table: string): Promise<string[]> {
+  const session = captureSessionOf(knex);
+  if (session) return modelPrimaryKey(session, schema, table);
   const found = await rows<{ attname: string }>(
     knex,
     `SELECT a.attname
@@ -137,6 +157,8 @@ export async function primaryKey(knex: Knex, schema: string, table: string): Pro
 
 /** Foreign keys of other tables that reference `schema.table`, as `schema.table.constraint`. */
 export async function referencingForeignKeys(knex: Knex, schema: string, table: string): Promise<string[]> {
+  const session = captureSessionOf(knex);
+  if (session) return modelReferencingForeignKeys(session, schema, table);
   const found = await rows<{ name: string }>(
     knex,
     `SELECT format('%I.%I (constraint %I)', sn.nspname, s.relname, con.conname) AS name
@@ -154,6 +176,8 @@ export async function referencingForeignKeys(knex: Knex, schema: string, table: 
 
 /** Does a view's definition read from `schema.table`? (To tell a rename's view from an unrelated one.) */
 export async function viewReadsFrom(knex: Knex, schema: string, view: string, table: string): Promise<boolean> {
+  const session = captureSessionOf(knex);
+  if (session) return modelViewReadsFrom(session, schema, view, table);
   const [row] = await rows<{ reads: boolean }>(
     knex,
     `SELECT EXISTS (

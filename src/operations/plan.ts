@@ -41,7 +41,7 @@ export interface OperationPlan {
 /** Receives what a migration would run, instead of running it (see `analyzeMigration`). */
 export interface CaptureRecorder {
   /** Records an operation's plan; the operation must not execute anything itself. */
-  recordPlan(plan: OperationPlan): void;
+  recordPlan(plan: OperationPlan): void | Promise<void>;
 }
 
 const captureStorage = processSingleton('capture-recorder', () => new AsyncLocalStorage<CaptureRecorder>());
@@ -79,7 +79,7 @@ export function setStepExecutor(executor_: StepExecutor): void {
 export async function executePlan(knex: Knex, plan: OperationPlan): Promise<void> {
   const recorder = activeCaptureRecorder();
   if (recorder) {
-    recorder.recordPlan(plan);
+    await recorder.recordPlan(plan);
     return;
   }
   for (const step of plan.steps) {

@@ -34,12 +34,14 @@ SELECT ns.nspname AS schema, c.relname AS name, c.relkind AS kind, c.reltuples::
     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns,
   coalesce((SELECT json_agg(json_build_object('schema', ins.nspname, 'name', i.relname, 'unique', x.indisunique,
       'primary', x.indisprimary, 'valid', x.indisvalid, 'partial', x.indpred IS NOT NULL,
+      'definition', pg_catalog.pg_get_indexdef(i.oid),
       'columns', (SELECT json_agg(ka.attname ORDER BY k.ord) FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
         LEFT JOIN pg_catalog.pg_attribute ka ON ka.attrelid = c.oid AND ka.attnum = k.attnum AND k.attnum > 0
         WHERE k.ord <= x.indnkeyatts)))
     FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
     JOIN pg_catalog.pg_namespace ins ON ins.oid = i.relnamespace WHERE x.indrelid = c.oid), '[]') AS indexes,
   coalesce((SELECT json_agg(json_build_object('name', con.conname, 'type', con.contype, 'validated', con.convalidated,
+      'definition', pg_catalog.pg_get_constraintdef(con.oid),
       'columns', (SELECT coalesce(json_agg(ca.attname ORDER BY k.ord), '[]') FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
         JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.oid AND ca.attnum = k.attnum),
       'references', (SELECT rn.nspname || '.' || r.relname FROM pg_catalog.pg_class r
@@ -47,7 +49,11 @@ SELECT ns.nspname AS schema, c.relname AS name, c.relkind AS kind, c.reltuples::
     FROM pg_catalog.pg_constraint con WHERE con.conrelid = c.oid), '[]') AS constraints,
   coalesce((SELECT json_agg(DISTINCT sn.nspname || '.' || s.relname) FROM pg_catalog.pg_constraint con
     JOIN pg_catalog.pg_class s ON s.oid = con.conrelid JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
-    WHERE con.confrelid = c.oid AND con.contype = 'f' AND con.conrelid <> c.oid), '[]') AS referenced_by
+    WHERE con.confrelid = c.oid AND con.contype = 'f' AND con.conrelid <> c.oid), '[]') AS referenced_by,
+  coalesce((SELECT json_agg(DISTINCT tn.nspname || '.' || t.relname) FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+    JOIN pg_catalog.pg_class t ON t.oid = d.refobjid JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+    WHERE r.ev_class = c.oid AND t.oid <> c.oid AND c.relkind IN ('v', 'm')), '[]') AS reads
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
 WHERE c.oid IN (SELECT oid FROM wanted WHERE oid IS NOT NULL)`;
 
@@ -105,6 +111,7 @@ function toLoaded(row: Record<string, unknown>): LoadedRelation {
     indexes: indexes.map((i) => ({ ...i, columns: i.columns ?? [] })),
     constraints: json(row.constraints),
     referencedBy: json(row.referenced_by),
+    reads: json(row.reads),
     rows: row.rows === null || row.rows === undefined ? null : Number(row.rows),
     bytes: row.bytes === null || row.bytes === undefined ? null : Number(row.bytes),
   };

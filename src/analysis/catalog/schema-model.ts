@@ -39,6 +39,8 @@ export interface ModelIndex {
   readonly primary: boolean;
   readonly valid: boolean;
   readonly partial: boolean;
+  /** `pg_get_indexdef()`, or the CREATE INDEX text for an index a statement created. */
+  readonly definition: string;
 }
 
 /** A table constraint. */
@@ -50,6 +52,8 @@ export interface ModelConstraint {
   /** For a foreign key: the key (`schema.table`) of the referenced table. */
   readonly references: string | null;
   readonly validated: boolean;
+  /** `pg_get_constraintdef()`, or the constraint's text for one a statement added. */
+  readonly definition: string;
 }
 
 /** A relation: table, view, materialized view, sequence… */
@@ -64,6 +68,8 @@ export interface ModelRelation {
   readonly constraints: ModelConstraint[];
   /** Keys of the tables whose foreign keys reference this one (other than itself). */
   readonly referencedBy: Set<string>;
+  /** For a view: keys of the relations its query reads. */
+  readonly reads: readonly string[];
   /** Estimated rows (`reltuples`, `-1` when never analysed), for sizes; `null` when created by a pending statement. */
   readonly rows: number | null;
   readonly bytes: number | null;
@@ -78,6 +84,7 @@ export interface LoadedRelation {
   readonly indexes: ReadonlyArray<Omit<ModelIndex, 'table'>>;
   readonly constraints: readonly ModelConstraint[];
   readonly referencedBy: readonly string[];
+  readonly reads: readonly string[];
   readonly rows: number | null;
   readonly bytes: number | null;
 }
@@ -96,6 +103,8 @@ export class SchemaModel {
   /** Where unqualified names resolved (or `null`: nowhere on the search path). */
   private readonly unqualified = new Map<string, string | null>();
   private readonly unqualifiedIndexes = new Map<string, string | null>();
+  /** Keys of the relations that statements created, dropped or renamed, or whose rows they wrote. */
+  private readonly changed = new Set<string>();
 
   /**
    * @param searchPath the schemas of `current_schemas(false)`, in order; the first is where
@@ -137,6 +146,7 @@ export class SchemaModel {
         columnsKnown: true,
         constraints: [...relation.constraints],
         referencedBy: new Set(relation.referencedBy),
+        reads: relation.reads,
         rows: relation.rows,
         bytes: relation.bytes,
       });
@@ -252,6 +262,24 @@ export class SchemaModel {
     return [...this.indexes.values()].filter((i): i is ModelIndex => i !== ABSENT && i.table === key);
   }
 
+  /**
+   * True when a statement classified so far created, dropped or renamed the relation, or wrote
+   * its rows: the target's answer to a read of it would not be what the migration will see.
+   * (Added or altered columns are not counted: a read that names them fails on the target.)
+   */
+  isChanged(name: RelationName): boolean {
+    if (name.schema !== null) return this.changed.has(relationKey(name.schema, name.table));
+    const alias = this.unqualified.get(name.table);
+    if (alias && this.changed.has(alias)) return true;
+    return this.searchPath.some((schema) => this.changed.has(relationKey(schema, name.table)));
+  }
+
+  /** Records that a statement writes the relation's rows (INSERT, UPDATE, DELETE, TRUNCATE…). */
+  markWritten(name: RelationName): void {
+    const key = this.resolve(name);
+    this.changed.add(key ?? relationKey(name.schema ?? this.currentSchema, name.table));
+  }
+
   // ---- effects of statements -------------------------------------------------------------
 
   private keyForCreate(name: RelationName): string {
@@ -261,7 +289,7 @@ export class SchemaModel {
   }
 
   /** A relation created by a statement (CREATE TABLE/VIEW…). */
-  createRelation(name: RelationName, kind: string, columnsKnown = true): ModelRelation {
+  createRelation(name: RelationName, kind: string, columnsKnown = true, reads: readonly string[] = []): ModelRelation {
     const key = this.keyForCreate(name);
     const relation: ModelRelation = {
       schema: name.schema ?? this.currentSchema,
@@ -271,10 +299,12 @@ export class SchemaModel {
       columnsKnown,
       constraints: [],
       referencedBy: new Set(),
+      reads,
       rows: null,
       bytes: null,
     };
     this.relations.set(key, relation);
+    this.changed.add(key);
     return relation;
   }
 
@@ -282,6 +312,7 @@ export class SchemaModel {
   dropRelation(name: RelationName): void {
     const key = this.resolve(name);
     const target = key ?? relationKey(name.schema ?? this.currentSchema, name.table);
+    this.changed.add(target);
     this.relations.set(target, ABSENT);
     for (const [indexKey, index] of this.indexes) if (index !== ABSENT && index.table === target) this.indexes.set(indexKey, ABSENT);
     for (const relation of this.relations.values()) if (relation !== ABSENT) relation.referencedBy.delete(target);
@@ -295,6 +326,8 @@ export class SchemaModel {
     if (!relation || relation === ABSENT) return;
     const schema = to.schema ?? relation.schema;
     const newKey = relationKey(schema, to.table);
+    this.changed.add(key);
+    this.changed.add(newKey);
     this.relations.set(key, ABSENT);
     this.relations.set(newKey, { ...relation, schema, name: to.table });
     if (name.schema === null) this.unqualified.set(name.table, null);

@@ -400,11 +400,12 @@ export function rememberConstraint(statement: StatementBuilder, table: TableName
     const target = tableOf(constraint.pktable);
     references = model.resolve(target) ?? `${target.schema ?? model.currentSchema}.${target.table}`;
   }
-  model.addConstraint(table, { name, type, columns: [...columns], references, validated: !constraint.skip_validation });
+  const definition = constraint.location === undefined ? name : statement.textFrom(constraint.location).replace(/;\s*$/, '');
+  model.addConstraint(table, { name, type, columns: [...columns], references, validated: !constraint.skip_validation, definition });
   if ((type === 'p' || type === 'u') && relation) {
     const indexName = typeof constraint.indexname === 'string' ? constraint.indexname : name;
     if (typeof constraint.indexname === 'string') model.dropIndex({ schema: relation.schema, table: indexName });
-    model.createIndex(relation.schema, indexName, table, { columns: [...columns], unique: true, primary: type === 'p', valid: true, partial: false });
+    model.createIndex(relation.schema, indexName, table, { columns: [...columns], unique: true, primary: type === 'p', valid: true, partial: false, definition });
     if (type === 'p') for (const column of columns) {
       const facts = relation.columns.get(column);
       if (facts) relation.columns.set(column, { ...facts, notNull: true });

@@ -9,6 +9,7 @@ import { queryLocks } from './dml.js';
 import { columnRefs, tableOf } from './names.js';
 import { parenGroup, splitTopLevel } from './source-text.js';
 import type { StatementBuilder } from './statement.js';
+import type { SchemaModel } from '../catalog/schema-model.js';
 
 export function classifyCreateTable(statement: StatementBuilder, body: PgNode, summary: string): void {
   const table = tableOf(body.relation);
@@ -70,7 +71,8 @@ export function classifyCreateView(statement: StatementBuilder, body: PgNode): v
   queryLocks(statement, body.query);
   if (replace) statement.lock(view.display, 'ACCESS EXCLUSIVE');
   statement.object(view, null, replace ? 'alter' : 'create');
-  statement.input.model?.createRelation(view, 'v', false);
+  const model = statement.input.model;
+  model?.createRelation(view, 'v', false, model ? readsOf(model, body.query) : []);
 }
 
 export function classifyCreateIndex(statement: StatementBuilder, body: PgNode): void {
@@ -101,7 +103,7 @@ export function classifyCreateIndex(statement: StatementBuilder, body: PgNode): 
       return element.name ? String(element.name) : null;
     });
     const indexName = name ?? `${table.table}_${elements.map((e) => e ?? 'expr').join('_')}_idx`;
-    model.createIndex(table.schema, indexName, table, { columns: elements, unique, primary: false, valid: true, partial: Boolean(body.whereClause) });
+    model.createIndex(table.schema, indexName, table, { columns: elements, unique, primary: false, valid: true, partial: Boolean(body.whereClause), definition: statement.sql });
   }
 
   statement.object(table, null, 'reference');
@@ -168,4 +170,25 @@ export function relationLevelNeutral(statement: StatementBuilder, rangeVar: PgNo
   statement.action(summary, null, lock);
   statement.lock(table.display, lock);
   statement.object(table, null, 'alter');
+}
+
+/** Keys of the relations a view's query reads (its RangeVars, resolved by the model). */
+function readsOf(model: SchemaModel, query: unknown): string[] {
+  const out = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    for (const [key, child] of Object.entries(value as PgNode)) {
+      if (key === 'RangeVar') {
+        const table = tableOf(child as PgNode);
+        const resolved = model.resolve(table);
+        if (resolved) out.add(resolved);
+      } else visit(child);
+    }
+  };
+  visit(query);
+  return [...out];
 }

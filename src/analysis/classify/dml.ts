@@ -15,6 +15,7 @@ export function classifyDml(statement: StatementBuilder, body: PgNode, verb: str
   if (body.relation) {
     const table = tableOf(body.relation);
     statement.object(table, null, 'reference');
+    if (verb !== 'SELECT') statement.input.model?.markWritten(table);
     const columns =
       verb === 'INSERT' || verb === 'UPDATE'
         ? ((verb === 'INSERT' ? body.cols : body.targetList) ?? []).map((target: PgNode) => String(target.ResTarget?.name ?? ''))

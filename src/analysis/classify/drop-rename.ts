@@ -166,6 +166,7 @@ export function classifyTruncate(statement: StatementBuilder, body: PgNode): voi
     const table = tableOf(entry.RangeVar);
     statement.lock(table.display, 'ACCESS EXCLUSIVE');
     statement.object(table, null, 'alter');
+    model?.markWritten(table);
     // CASCADE empties the tables whose foreign keys reference it too.
     const relation = cascade ? model?.relation(table) : null;
     if (model && relation) {

@@ -5,7 +5,7 @@ import { withCaptureRecorder, type OperationPlan } from '../../../src/operations
 /** Runs `fn` under a capture recorder and returns the plans it built (nothing is executed). */
 export async function capturePlans(fn: () => Promise<unknown>): Promise<OperationPlan[]> {
   const plans: OperationPlan[] = [];
-  await withCaptureRecorder({ recordPlan: (plan) => plans.push(plan) }, async () => {
+  await withCaptureRecorder({ recordPlan: (plan) => { plans.push(plan); } }, async () => {
     await fn();
   });
   return plans;

@@ -11,7 +11,7 @@ test.before(async () => {
 type Column = LoadedRelation['columns'][number];
 
 function relation(name: string, columns: Column[], extra: Partial<LoadedRelation> = {}): LoadedRelation {
-  return { schema: 'public', name, kind: 'r', columns, indexes: [], constraints: [], referencedBy: [], rows: 1000, bytes: 8192, ...extra };
+  return { schema: 'public', name, kind: 'r', columns, indexes: [], constraints: [], referencedBy: [], reads: [], rows: 1000, bytes: 8192, ...extra };
 }
 
 /** A model of a database with `users`, and `parent` ← `child` ← `other` linked by foreign keys. */
@@ -25,19 +25,19 @@ function model(): SchemaModel {
     { name: 'score', type: 'integer', notNull: false, default: '0' },
   ]);
   const parent = relation('parent', [{ name: 'id', type: 'integer', notNull: true, default: null }], {
-    constraints: [{ name: 'parent_pkey', type: 'p', columns: ['id'], references: null, validated: true }],
+    constraints: [{ name: 'parent_pkey', type: 'p', columns: ['id'], references: null, validated: true, definition: '' }],
     referencedBy: ['public.child'],
   });
   const child = relation('child', [{ name: 'id', type: 'integer', notNull: true, default: null }, { name: 'parent_id', type: 'integer', notNull: false, default: null }], {
-    indexes: [{ schema: 'public', name: 'child_pid', columns: ['parent_id'], unique: false, primary: false, valid: true, partial: false }],
+    indexes: [{ schema: 'public', name: 'child_pid', columns: ['parent_id'], unique: false, primary: false, valid: true, partial: false, definition: '' }],
     constraints: [
-      { name: 'child_pkey', type: 'p', columns: ['id'], references: null, validated: true },
-      { name: 'child_parent_fk', type: 'f', columns: ['parent_id'], references: 'public.parent', validated: true },
+      { name: 'child_pkey', type: 'p', columns: ['id'], references: null, validated: true, definition: '' },
+      { name: 'child_parent_fk', type: 'f', columns: ['parent_id'], references: 'public.parent', validated: true, definition: '' },
     ],
     referencedBy: ['public.other'],
   });
   const other = relation('other', [{ name: 'child_id', type: 'integer', notNull: false, default: null }], {
-    constraints: [{ name: 'other_child_fk', type: 'f', columns: ['child_id'], references: 'public.child', validated: true }],
+    constraints: [{ name: 'other_child_fk', type: 'f', columns: ['child_id'], references: 'public.child', validated: true, definition: '' }],
   });
   m.absorb([], [], [users, parent, child, other]);
   return m;
