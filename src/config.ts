@@ -56,9 +56,9 @@ export interface ZeroDowntimeOptions {
    * server and drops it afterwards (capture mode when the role may not create databases); a
    * connection string or object names a scratch database that knex-zd may empty and fill; `false`
    * analyses in capture mode only (nothing runs; the SQL is recorded).
-   * @default 'auto'
+   * @default 'auto' (a string like any URL, accepted as the word itself)
    */
-  shadow?: 'auto' | false | string | Record<string, unknown>;
+  shadow?: false | string | Record<string, unknown>;
 }
 
 /** Validated, fully defaulted, frozen settings. */

@@ -44,7 +44,7 @@ export interface AnalyzeMigrationOptions {
 /** Statement kinds that only read or change rows. */
 const DATA_ONLY: ReadonlySet<string> = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
-function countStages(capture: Capture): InferredStages {
+function countStages(capture: FoundStatements): InferredStages {
   const statements = capture.statements;
   // An idempotent operation with nothing left to do still says which stage it belongs to.
   let pre = capture.emptyOperations.filter((o) => o.stage === 'pre-deploy').length;
@@ -73,9 +73,76 @@ function needsNoTransaction(statements: readonly CapturedStatement[]): boolean {
   );
 }
 
+/** What a report is made from: the statements found (captured or traced) and how the migration ran. */
+export interface FoundStatements {
+  readonly statements: readonly CapturedStatement[];
+  readonly error: Error | null;
+  readonly emptyOperations: ReadonlyArray<{ readonly name: string; readonly stage: Stage }>;
+}
+
+/** The report of a migration that has no function to analyse (it failed to load, or lacks `up`/`down`). */
+export function unanalysableReport(migration: MigrationInput, direction: Direction): MigrationReport | null {
+  const module = migration.module;
+  if (module && typeof module[direction] === 'function') return null;
+  const error =
+    migration.loadError ?? (module && direction === 'up' ? new Error(`${migration.name} does not export an up function.`) : null);
+  return { ...reportBase(migration, direction), stage: null, stageSource: null, ambiguity: 'undetermined', transaction: false, statements: [], error };
+}
+
+function reportBase(migration: MigrationInput, direction: Direction) {
+  const config = migration.module?.config ?? {};
+  return {
+    name: migration.name,
+    file: migration.file ?? null,
+    direction,
+    declaredStage: config.stage as unknown,
+    hasDown: typeof migration.module?.down === 'function',
+    allowUnsafe: Array.isArray(config.allowUnsafe) ? config.allowUnsafe.filter((id) => typeof id === 'string') : [],
+    transactionDeclared: typeof config.transaction === 'boolean',
+  };
+}
+
+/** True when the stage of a `down` report needs the statements of `up` (nothing declares it). */
+export function downNeedsUp(migration: MigrationInput, settings: Settings): boolean {
+  return !isStage(migration.module?.config?.stage) && !settings.stages.override[migration.name] && typeof migration.module?.up === 'function';
+}
+
 /**
- * Analyses one migration in one direction without writing to the database: the SQL it
- * would send (schema builder, `knex.raw` and safe operations alike), each statement's
+ * Builds a migration's report from what was found: its stage (declared, overridden, inferred from
+ * the statements of `up`, or the fallback; inverted for `down`) and whether knex runs it in a
+ * transaction (`transaction`, when the run itself decided it, as in the shadow).
+ */
+export function buildReport(
+  migration: MigrationInput,
+  direction: Direction,
+  found: FoundStatements,
+  up: FoundStatements,
+  options: Pick<AnalyzeMigrationOptions, 'settings' | 'transactionsDisabled'> & { readonly transaction?: boolean; readonly analysedBy: 'shadow' | 'capture' },
+): MigrationReport {
+  const config = migration.module?.config ?? {};
+  const declared = isStage(config.stage) ? config.stage : undefined;
+  const resolution = resolveStage({ name: migration.name, declared, inferred: countStages(up), settings: options.settings });
+  const stage = resolution.stage && direction === 'down' ? invertStage(resolution.stage) : resolution.stage;
+  const transaction =
+    options.transaction ??
+    (typeof config.transaction === 'boolean'
+      ? config.transaction && !options.transactionsDisabled
+      : !options.transactionsDisabled && !needsNoTransaction(found.statements));
+  return {
+    ...reportBase(migration, direction),
+    stage,
+    stageSource: resolution.source,
+    ambiguity: resolution.stage === null ? resolution.reason : null,
+    transaction,
+    statements: found.statements,
+    error: found.error ?? (direction === 'down' && up !== found ? up.error : null),
+    analysedBy: options.analysedBy,
+  };
+}
+
+/**
+ * Analyses one migration in one direction without writing to the database (capture mode): the
+ * SQL it would send (schema builder, `knex.raw` and safe operations alike), each statement's
  * classification, and the migration's resolved stage.
  *
  * @example
@@ -88,64 +155,13 @@ export async function analyzeMigration(
   options: AnalyzeMigrationOptions,
 ): Promise<MigrationReport> {
   const direction = options.direction ?? 'up';
-  const module = migration.module;
-  const config = module?.config ?? {};
-  const declaredStage = config.stage as unknown;
-  const allowUnsafe = Array.isArray(config.allowUnsafe) ? config.allowUnsafe.filter((id) => typeof id === 'string') : [];
-  const base = {
-    name: migration.name,
-    file: migration.file ?? null,
-    direction,
-    declaredStage,
-    hasDown: typeof module?.down === 'function',
-    allowUnsafe,
-    transactionDeclared: typeof config.transaction === 'boolean',
-  };
-
-  const fn = module?.[direction];
-  if (!module || typeof fn !== 'function') {
-    const error =
-      migration.loadError ??
-      (module && direction === 'up' ? new Error(`${migration.name} does not export an up function.`) : null);
-    return {
-      ...base,
-      stage: null,
-      stageSource: null,
-      ambiguity: 'undetermined',
-      transaction: false,
-      statements: [],
-      error,
-    };
-  }
-
-  const capture = await captureMigration(knex, fn, options.session);
-  // The stage belongs to the migration's `up`; a revert runs the inverse stage.
-  let upCapture: Capture = capture;
-  const declared = isStage(declaredStage) ? declaredStage : undefined;
-  if (direction === 'down' && !declared && !options.settings.stages.override[migration.name] && module.up) {
-    // A throw-away session: the up's effects must not enter the plan's model.
-    upCapture = await captureMigration(knex, module.up, await CaptureSession.open(knex));
-  }
-  const resolution = resolveStage({
-    name: migration.name,
-    declared,
-    inferred: countStages(upCapture),
-    settings: options.settings,
-  });
-  const stage = resolution.stage && direction === 'down' ? invertStage(resolution.stage) : resolution.stage;
-
-  const transaction =
-    typeof config.transaction === 'boolean'
-      ? config.transaction && !options.transactionsDisabled
-      : !options.transactionsDisabled && !needsNoTransaction(capture.statements);
-
-  return {
-    ...base,
-    stage,
-    stageSource: resolution.source,
-    ambiguity: resolution.stage === null ? resolution.reason : null,
-    transaction,
-    statements: capture.statements,
-    error: capture.error ?? (direction === 'down' ? upCapture.error : null),
-  };
+  const unanalysable = unanalysableReport(migration, direction);
+  if (unanalysable) return unanalysable;
+  const module = migration.module!;
+  const capture = await captureMigration(knex, module[direction]!, options.session);
+  // The stage belongs to the migration's `up`; a revert runs the inverse stage. A throw-away
+  // session: the up's effects must not enter the plan's model.
+  const up: Capture =
+    direction === 'down' && downNeedsUp(migration, options.settings) ? await captureMigration(knex, module.up!, await CaptureSession.open(knex)) : capture;
+  return buildReport(migration, direction, capture, up, { ...options, analysedBy: 'capture' });
 }

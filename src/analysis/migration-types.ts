@@ -1,5 +1,5 @@
 import type { Stage, StageSource } from '../stages.js';
-import type { Finding, StatementAnalysis } from './types.js';
+import type { Finding, LockMode, StatementAnalysis } from './types.js';
 import type { StepTransaction } from '../operations/plan.js';
 
 /** Which way a migration is being run. */
@@ -20,6 +20,42 @@ export interface CapturedStatement {
   /** True when the migration itself opened a transaction (`knex.transaction(...)`) around it. */
   readonly inExplicitTransaction: boolean;
   readonly analysis: StatementAnalysis;
+  /** What happened when it ran in the shadow database (shadow mode only). */
+  readonly trace?: StatementTrace;
+}
+
+/** A lock PostgreSQL granted, as `pg_locks` showed it while the statement's transaction was open. */
+export interface TracedLock {
+  /** The relation as `regclass` prints it (qualified when not on the search path). */
+  readonly relation: string;
+  readonly mode: LockMode;
+  /** `pg_class.relkind` of the relation (`r` table, `i` index, `v` view…). */
+  readonly kind: string;
+  /** True when the statement created the relation (a lock nobody else can be waiting for). */
+  readonly created: boolean;
+}
+
+/** What one statement did when it ran in the shadow database. */
+export interface StatementTrace {
+  /** The text sent to the server (several statements when a string held several), byte for byte. */
+  readonly sent: string;
+  /** Values sent with it (`$1`…), if any. */
+  readonly values: readonly unknown[];
+  /** False when the statement was recorded and not run: its effects reach beyond the shadow database. */
+  readonly ran: boolean;
+  /** Why it was not run. */
+  readonly sandboxed: string | null;
+  readonly durationMs: number | null;
+  /** Locks the statement acquired; `null` when it ran outside a transaction, where they cannot be read after it. */
+  readonly locks: readonly TracedLock[] | null;
+  /** Tables and materialized views that got new storage (a rewrite or TRUNCATE); `null` when not observed. */
+  readonly newStorage: readonly string[] | null;
+  /** Indexes rebuilt; `null` when not observed. */
+  readonly rebuiltIndexes: readonly string[] | null;
+  /** The error PostgreSQL answered, if any. */
+  readonly error: { readonly sqlState: string | null; readonly message: string } | null;
+  /** How many statements were sent together in `sent` (what was observed is theirs together). */
+  readonly together: number;
 }
 
 /** Everything analysis learned about one migration in one direction. */
@@ -46,6 +82,8 @@ export interface MigrationReport {
   readonly statements: readonly CapturedStatement[];
   /** Set when the file could not be loaded or its function threw during analysis. */
   readonly error: Error | null;
+  /** How the statements were found: run in a shadow database and traced, or captured without running. */
+  readonly analysedBy?: 'shadow' | 'capture';
 }
 
 /** A finding tied to a migration (and a statement), as `check` prints it. */

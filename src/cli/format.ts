@@ -95,6 +95,7 @@ export function migrationJson(m: MigrationReport) {
     stage: m.stage,
     stageSource: m.stageSource,
     transaction: m.transaction,
+    analysedBy: m.analysedBy ?? 'capture',
     error: m.error ? m.error.message : null,
     statements: m.statements.map((s) => ({
       sql: s.sql,
@@ -111,6 +112,7 @@ export function migrationJson(m: MigrationReport) {
       transactional: s.analysis.transactional,
       classified: s.analysis.classified,
       findings: s.analysis.findings,
+      trace: s.trace ?? null,
     })),
   };
 }
@@ -120,6 +122,7 @@ export function planJson(plan: MigrationPlan) {
   return {
     direction: plan.direction,
     stage: plan.stage,
+    analysis: plan.analysis,
     migrations: plan.migrations.map(migrationJson),
     skipped: plan.skipped.map((m) => ({ name: m.name, stage: m.stage, stageSource: m.stageSource })),
     conflicts: plan.conflicts,

@@ -1,19 +1,28 @@
 import type { Knex } from 'knex';
 import { analyzeMigration, type MigrationModule } from '../analysis/analyze-migration.js';
 import { CaptureSession } from '../analysis/capture/capture-session.js';
+import { ShadowSession } from '../analysis/shadow/shadow-session.js';
 import type { CheckFinding, Direction, MigrationReport } from '../analysis/migration-types.js';
 import { runChecks, type CheckResult } from '../checks/index.js';
 import { parseSettings, type Settings } from '../config.js';
 import { CheckFailedError, StageError } from '../errors.js';
-import { wrapMigration } from '../runner/wrap-migration.js';
 import type { Stage, StageSource } from '../stages.js';
 import { findStageOrderConflicts, type StageOrderConflict } from './stage-order.js';
+import { prepareMigration } from './prepare-migration.js';
 import { StagedMigrationSource, type PreparedMigration } from './staged-migration-source.js';
 
 /** The options the staged commands add to knex's migrator config. */
 export interface StagedOptions {
   /** Apply (or revert) only the migrations of the pre-deploy stage. @default false */
   readonly preDeploy?: boolean;
+}
+
+/** How a command's migrations were analysed. */
+export interface AnalysisInfo {
+  /** `'shadow'`: run and traced in a shadow database; `'capture'`: captured without running. */
+  readonly mode: 'shadow' | 'capture';
+  /** Why there was no shadow database when the settings asked for one (one line, for stderr). */
+  readonly notice: string | null;
 }
 
 /** What a migrate command would do, as data: printed by `migrate:plan`, then executed. */
@@ -27,6 +36,7 @@ export interface MigrationPlan {
   readonly skipped: readonly MigrationReport[];
   readonly conflicts: readonly StageOrderConflict[];
   readonly checks: CheckResult;
+  readonly analysis: AnalysisInfo;
 }
 
 /** A migration with its state and stage, for `migrate:status`/`migrate:list`. */
@@ -62,7 +72,7 @@ export interface StagedMigrator extends KnexMigrator {
   /** What `rollback` would revert, analysed and checked; touches nothing. */
   planRollback(options?: StagedOptions & { all?: boolean }): Promise<MigrationPlan>;
   /** Analyses every migration (completed or not) and runs the checks. */
-  check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult }>;
+  check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo }>;
   /** Every migration with its state and stage. */
   status(): Promise<MigrationStatus[]>;
 }
@@ -143,12 +153,20 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
 
     async planLatest(options: StagedOptions = {}): Promise<MigrationPlan> {
       const pending = await this.loadPending();
-      const reports = await this.reports(pending, 'up');
-      if (!options.preDeploy) return this.plan('up', null, reports, []);
-      const run = reports.filter((m) => m.stage === 'pre-deploy' || m.stage === null);
+      const { reports, analysis } = await this.reports(pending, 'up', 'completed');
+      if (!options.preDeploy) return this.plan('up', null, reports, [], analysis);
+      let run = reports.filter((m) => m.stage === 'pre-deploy' || m.stage === null);
       const skipped = reports.filter((m) => m.stage === 'post-deploy');
-      const plan = this.plan('up', 'pre-deploy', run, skipped);
-      return { ...plan, conflicts: findStageOrderConflicts(reports, new Set(skipped.map((m) => m.name))) };
+      const skippedNames = new Set(skipped.map((m) => m.name));
+      // In the shadow each migration ran after the ones before it in file order; when a skipped
+      // migration came first, run the pre-deploy ones again on their own, as they will really run.
+      const firstSkipped = reports.findIndex((m) => skippedNames.has(m.name));
+      if (analysis.mode === 'shadow' && firstSkipped >= 0 && run.some((m) => reports.indexOf(m) > firstSkipped)) {
+        const again = await this.reports(pending.filter((m) => run.some((r) => r.name === m.name)), 'up', 'completed');
+        run = again.reports;
+      }
+      const plan = this.plan('up', 'pre-deploy', run, skipped, analysis);
+      return { ...plan, conflicts: findStageOrderConflicts(reports, skippedNames) };
     }
 
     async planRollback(options: StagedOptions & { all?: boolean } = {}): Promise<MigrationPlan> {
@@ -158,27 +176,28 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
         .filter((r) => options.all || r.batch === lastBatch)
         .reverse()
         .map((r) => r.name);
-      const reports = await this.reports(await this.loadByName(targets), 'down');
-      if (!options.preDeploy) return this.plan('down', null, reports, []);
+      const { reports, analysis } = await this.reports(await this.loadByName(targets), 'down', 'completed');
+      if (!options.preDeploy) return this.plan('down', null, reports, [], analysis);
       return this.plan(
         'down',
         'pre-deploy',
         reports.filter((m) => m.stage !== 'post-deploy'),
         reports.filter((m) => m.stage === 'post-deploy'),
+        analysis,
       );
     }
 
-    async check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult }> {
+    async check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo }> {
       const all = await this.loadAll();
-      const completed = new Set((await this.completedRows()).map((r) => r.name));
-      const migrations = await this.reports(all, 'up', completed);
-      return { migrations, result: runChecks(migrations, this.settings) };
+      // In a shadow, every migration runs from an empty database, in file order.
+      const { reports: migrations, analysis } = await this.reports(all, 'up', 'nothing');
+      return { migrations, result: runChecks(migrations, this.settings), analysis };
     }
 
     async status(): Promise<MigrationStatus[]> {
       const rows = await this.completedRows();
       const batches = new Map(rows.map((r) => [r.name, r.batch]));
-      const reports = await this.reports(await this.loadAll(), 'up', new Set(batches.keys()));
+      const { reports } = await this.reports(await this.loadAll(), 'up', 'nothing');
       return reports.map((m) => ({
         name: m.name,
         state: batches.has(m.name) ? 'completed' : 'pending',
@@ -193,36 +212,56 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       stage: Stage | null,
       migrations: MigrationReport[],
       skipped: MigrationReport[],
+      analysis: AnalysisInfo,
     ): MigrationPlan {
       // Skipped migrations are checked too: a mistake in them would only surface at the next step.
       const checks = runChecks([...migrations, ...skipped].sort(byName), this.settings);
-      return { direction, stage, migrations, skipped, conflicts: [], checks };
+      return { direction, stage, migrations, skipped, conflicts: [], checks, analysis };
     }
 
     private async analyse(loaded: Loaded[], direction: Direction, stage: Stage | null, skipped: MigrationReport[]) {
-      return this.plan(direction, stage, await this.reports(loaded, direction), skipped);
+      const { reports, analysis } = await this.reports(loaded, direction, 'completed');
+      return this.plan(direction, stage, reports, skipped, analysis);
     }
 
     /**
-     * Analyses migrations in the order they would run: one capture session carries what each
-     * changes to the ones after it. `independent` ones (completed migrations, for `check` and
-     * `status`) are analysed each against the current schema alone.
+     * Analyses migrations in the order they would run. In a shadow database (unless the settings
+     * say `shadow: false`, or none can be had) after replaying the completed migrations (`from:
+     * 'completed'`) or from an empty database (`'nothing'`: every migration, as `check` wants it);
+     * else in capture mode, one session carrying what each changes to the ones after it (completed
+     * migrations, for `check` and `status`, each against the current schema alone).
      */
-    private async reports(loaded: readonly Loaded[], direction: Direction, independent: ReadonlySet<string> = new Set()): Promise<MigrationReport[]> {
+    private async reports(loaded: readonly Loaded[], direction: Direction, from: 'completed' | 'nothing'): Promise<{ reports: MigrationReport[]; analysis: AnalysisInfo }> {
       const transactionsDisabled = this.config.disableTransactions === true;
+      const inputs = loaded.map((m) => ({ name: m.name, file: fileOf(m.info), module: m.module, loadError: m.error }));
+      const completed = (await this.completedRows()).map((r) => r.name);
+      let notice: string | null = null;
+      if (this.settings.shadow.mode !== 'off') {
+        const shadow = await ShadowSession.open(this.knex, this.settings, {
+          migrationSource: this.source,
+          tableName: this.config.tableName,
+          ...(this.config.schemaName ? { schemaName: this.config.schemaName } : {}),
+          disableTransactions: transactionsDisabled,
+        });
+        if (shadow instanceof ShadowSession) {
+          try {
+            const all = (await this.allInfos()).map((info) => this.source.getMigrationName(info));
+            await shadow.replay(from === 'completed' ? completed : [], all);
+            return { reports: await shadow.analyse(inputs, direction), analysis: { mode: 'shadow', notice: null } };
+          } finally {
+            await shadow.close();
+          }
+        }
+        notice = `knex-zd: no shadow database (${shadow.reason}); analysing in capture mode. Set zeroDowntime.shadow to a scratch database URL, or to false to silence this.`;
+      }
+      const independent = from === 'nothing' ? new Set(completed) : new Set<string>();
       const shared = await CaptureSession.open(this.knex);
       const out: MigrationReport[] = [];
-      for (const m of loaded) {
-        const session = independent.has(m.name) ? await CaptureSession.open(this.knex) : shared;
-        out.push(
-          await analyzeMigration(
-            this.knex,
-            { name: m.name, file: fileOf(m.info), module: m.module, loadError: m.error },
-            { direction, settings: this.settings, transactionsDisabled, session },
-          ),
-        );
+      for (const input of inputs) {
+        const session = independent.has(input.name) ? await CaptureSession.open(this.knex) : shared;
+        out.push(await analyzeMigration(this.knex, input, { direction, settings: this.settings, transactionsDisabled, session }));
       }
-      return out;
+      return { reports: out, analysis: { mode: 'capture', notice } };
     }
 
     private get source(): Knex.MigrationSource<unknown> {
@@ -282,7 +321,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const loaded = await this.loadByName(plan.migrations.map((m) => m.name));
       for (const [i, report] of plan.migrations.entries()) {
         const module = loaded[i].module!;
-        prepared.set(report.name, prepare(module, report, this.settings));
+        prepared.set(report.name, prepareMigration(module, report.name, report.transaction, this.settings));
       }
       return new StagedMigrationSource(this.source, hidden, prepared);
     }
@@ -301,16 +340,6 @@ function fileOf(info: unknown): string | null {
   return null;
 }
 
-/** The module knex runs: the transaction decision of the analysis, and the runner's timeouts and retries. */
-function prepare(module: MigrationModule, report: MigrationReport, settings: Settings): PreparedMigration {
-  const config = { ...module.config, transaction: report.transaction };
-  const context = { name: report.name, transaction: report.transaction, settings };
-  const up = module.up as Knex.Migration['up'];
-  const down = module.down as Knex.Migration['down'];
-  const wrappedUp = wrapMigration({ up, down, config }, { ...context, direction: 'up' });
-  const wrappedDown = wrapMigration({ up, down, config }, { ...context, direction: 'down' });
-  return { up: wrappedUp.up, down: wrappedDown.down, config };
-}
 
 /** Formats findings as the one-paragraph-each text that errors and `check` print. */
 export function describeFindings(findings: readonly CheckFinding[]): string {

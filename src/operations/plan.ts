@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import type { Stage } from '../stages.js';
 import { processSingleton } from '../process-singleton.js';
+import { shadowObserverOf } from '../analysis/shadow/observer.js';
 
 /**
  * How a step relates to transactions:
@@ -82,9 +83,17 @@ export async function executePlan(knex: Knex, plan: OperationPlan): Promise<void
     await recorder.recordPlan(plan);
     return;
   }
+  shadowObserverOf(knex)?.observePlan(plan);
   for (const step of plan.steps) {
-    await (executor.current ?? defaultStepExecutor)(knex, step, plan);
+    await executeStep(knex, step, plan);
   }
+}
+
+const stepStorage = processSingleton('plan-step', () => new AsyncLocalStorage<{ readonly plan: OperationPlan; readonly step: PlanStep }>());
+
+/** The plan step whose statements are being sent, if any (the shadow tracer attributes them to their operation). @internal */
+export function currentPlanStep(): { readonly plan: OperationPlan; readonly step: PlanStep } | undefined {
+  return stepStorage.getStore();
 }
 
 /**
@@ -93,5 +102,5 @@ export async function executePlan(knex: Knex, plan: OperationPlan): Promise<void
  * @internal
  */
 export async function executeStep(knex: Knex, step: PlanStep, plan: OperationPlan): Promise<unknown> {
-  return (executor.current ?? defaultStepExecutor)(knex, step, plan);
+  return stepStorage.run({ plan, step }, () => (executor.current ?? defaultStepExecutor)(knex, step, plan));
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { MigrationError } from '../errors.js';
+import { NeedsNoTransactionError, shadowObserverOf } from '../analysis/shadow/observer.js';
 import { setStepExecutor, type OperationPlan, type PlanStep, type StepExecutor } from '../operations/plan.js';
 import { runnerContextFor } from './context.js';
 import { retryOnLockTimeout } from './retry.js';
@@ -11,6 +12,8 @@ function bindingsOf(step: PlanStep): Knex.RawBinding[] {
 }
 
 async function inTransaction(trx: Knex.Transaction, step: PlanStep, plan: OperationPlan): Promise<unknown> {
+  // A shadow run trying the migration in a transaction learns here that it needs none.
+  if (step.transaction !== 'inherit' && shadowObserverOf(trx)?.probing) throw new NeedsNoTransactionError(`${plan.operation}'s step ${JSON.stringify(step.sql.slice(0, 80))}`);
   if (step.transaction === 'none') {
     throw new MigrationError(
       `${plan.operation} runs a statement that PostgreSQL refuses inside a transaction block:\n  ${step.sql}\n` +

@@ -31,10 +31,15 @@ export function statementRefs(node: PgNode): StatementRefs {
       return;
     }
     if (value === null || typeof value !== 'object') return;
+    // A RangeVar: wrapped as { RangeVar: {…} } in lists, bare in fields such as CreateStmt.relation.
+    const self = value as PgNode;
+    if (typeof self.relname === 'string') {
+      relations.push({ schema: typeof self.schemaname === 'string' ? self.schemaname : null, table: self.relname });
+      return;
+    }
     for (const [key, child] of Object.entries(value as PgNode)) {
       if (key === 'RangeVar') {
-        const rv = child as PgNode;
-        if (typeof rv.relname === 'string') relations.push({ schema: typeof rv.schemaname === 'string' ? rv.schemaname : null, table: rv.relname });
+        visit(child);
       } else if (key === 'DropStmt' || key === 'CommentStmt') {
         const body = child as PgNode;
         const kind = String(body.removeType ?? body.objtype);
@@ -60,5 +65,11 @@ export function statementRefs(node: PgNode): StatementRefs {
     }
   };
   visit(node);
-  return { relations, indexes };
+  return { relations: unique(relations), indexes: unique(indexes) };
+}
+
+function unique(names: readonly RelationName[]): RelationName[] {
+  const seen = new Map<string, RelationName>();
+  for (const name of names) if (!seen.has(`${name.schema}\u0000${name.table}`)) seen.set(`${name.schema}\u0000${name.table}`, name);
+  return [...seen.values()];
 }

@@ -99,6 +99,9 @@ export function classifyAlterCommand(context: AlterContext, command: PgNode): vo
     case 'AT_DropConstraint':
       dropConstraint(context, typeof command.name === 'string' ? command.name : '');
       return;
+    case 'AT_ValidateConstraint':
+      validateConstraint(context, typeof command.name === 'string' ? command.name : '');
+      return;
     case 'AT_AlterColumnType':
       alterColumnType(context, column ?? '', (command.def?.ColumnDef ?? {}) as PgNode);
       return;
@@ -359,6 +362,16 @@ function dropConstraint(context: AlterContext, name: string): void {
     statement.lock(displayKey(model, dropped.references), 'ACCESS EXCLUSIVE');
   }
   if (model && dropped && (dropped.type === 'p' || dropped.type === 'u')) model.dropIndex({ schema: model.relation(table)?.schema ?? null, table: name });
+}
+
+/** VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE, and a foreign key's check also takes ROW SHARE on the referenced table. */
+function validateConstraint(context: AlterContext, name: string): void {
+  const { statement, table } = context;
+  const rule = ALTER_TABLE_RULES.get('AT_ValidateConstraint');
+  alterAction(context, rule?.label ?? 'VALIDATE CONSTRAINT', rule?.stage ?? null, rule?.lock ?? 'SHARE UPDATE EXCLUSIVE', false, rule?.scans ?? true);
+  const model = statement.input.model;
+  const constraint = model?.relation(table)?.constraints.find((c) => c.name === name);
+  if (model && constraint?.type === 'f' && constraint.references && context.lockable) statement.lock(displayKey(model, constraint.references), 'ROW SHARE');
 }
 
 /** The text of an expression node as the statement wrote it, for comparisons and messages. */

@@ -18,7 +18,8 @@ Exit code 1 when any finding is an error, 0 otherwise.`,
   flags: { ...PROJECT_FLAGS, json: { type: 'boolean' } },
   async run({ values }, output) {
     return withProject(values as never, {}, async ({ migrator }) => {
-      const { migrations, result } = await migrator.check();
+      const { migrations, result, analysis } = await migrator.check();
+      if (analysis.notice) output.err(analysis.notice);
       if (values.json) {
         output.out(
           JSON.stringify(

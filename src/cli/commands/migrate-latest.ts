@@ -28,6 +28,7 @@ Runs the checks first and refuses to start on an error, before touching the data
       const preDeploy = values['pre-deploy'] === true;
       const c = palette(output.color);
       const plan = await project.migrator.planLatest({ preDeploy });
+      if (plan.analysis.notice) output.err(plan.analysis.notice);
       const apply = () => project.migrator.latest({ preDeploy });
       const outcome = await applyWithQuorum(project, plan, values, apply, output);
       if (!outcome.result) {

@@ -22,6 +22,7 @@ Exit code 1 when a check fails or the stages are out of order, 0 otherwise.`,
       const plan = values.rollback
         ? await migrator.planRollback({ preDeploy, all: values.all === true })
         : await migrator.planLatest({ preDeploy });
+      if (plan.analysis.notice) output.err(plan.analysis.notice);
       if (values.json) output.out(JSON.stringify(planJson(plan), null, 2));
       else output.out(formatPlan(plan, palette(output.color)));
       return plan.checks.errors > 0 || plan.conflicts.length > 0 ? EXIT.failure : EXIT.ok;

@@ -13,9 +13,10 @@ async function releaseFiles(): Promise<Record<string, string>> {
 }
 
 // Every operation, on tables that earlier migrations of the same pending release create, rename or change.
-test('capture mode: a whole release pending on an empty database plans and applies, every operation included', async (t) => {
+for (const [mode, shadow] of [['capture', 'false'], ['shadow', "'auto'"]] as const) {
+test(`${mode} mode: a whole release pending on an empty database plans and applies, every operation included`, async (t) => {
   const db = await createTestDatabase('zd_empty');
-  const project = await createProject({ 'knexfile.js': knexfileSource(db.url, '{ shadow: false }'), ...(await releaseFiles()) });
+  const project = await createProject({ 'knexfile.js': knexfileSource(db.url, `{ shadow: ${shadow} }`), ...(await releaseFiles()) });
   t.teardown(async () => {
     await db.drop();
     await project.remove();
@@ -23,12 +24,20 @@ test('capture mode: a whole release pending on an empty database plans and appli
 
   const plan = await project.run(['migrate:plan', '--json']);
   t.is(plan.code, 0, plan.stderr + plan.stdout.slice(0, 3000));
-  const parsed = JSON.parse(plan.stdout) as { migrations: Array<{ name: string; error: string | null; stage: string | null; statements: Array<{ sql: string }> }>; errors: number };
+  const parsed = JSON.parse(plan.stdout) as {
+    analysis: { mode: string };
+    migrations: Array<{ name: string; error: string | null; stage: string | null; analysedBy: string; statements: Array<{ sql: string }> }>;
+    errors: number;
+  };
+  t.is(parsed.analysis.mode, mode);
+  t.true(parsed.migrations.every((m) => m.analysedBy === mode));
   t.deepEqual(parsed.migrations.filter((m) => m.error !== null).map((m) => [m.name, m.error]), []);
   t.is(parsed.errors, 0);
   // Operations plan their full work although their tables do not exist yet.
   const sqlOf = (name: string) => parsed.migrations.find((m) => m.name === name)?.statements.map((s) => s.sql) ?? [];
-  t.deepEqual(sqlOf('007_backfill_nickname.js').length, 2);
+  // Capture shows the batch statements' templates; the shadow ran the batches for real (two rows, batches of one, and the empty last one).
+  t.deepEqual(sqlOf('007_backfill_nickname.js').length, mode === 'capture' ? 2 : 3);
+  t.false(parsed.migrations.some((m) => m.statements.some((s) => /knex_migrations/.test(s.sql))));
   t.regex(sqlOf('009_nickname_not_null.js').join('\n'), /ADD CONSTRAINT "users_nickname_not_null" CHECK \("nickname" IS NOT NULL\) NOT VALID/);
   t.deepEqual(sqlOf('013_rename_orders_done.js'), ['DROP VIEW "public"."orders"']);
   t.regex(sqlOf('015_rename_name_done.js').join('\n'), /DROP VIEW "public"."users"\nALTER TABLE "public"."users_zd_renaming" RENAME TO "users"/);
@@ -65,3 +74,4 @@ test('capture mode: a whole release pending on an empty database plans and appli
     ['users', 'r'],
   ]);
 });
+}

@@ -1,0 +1,332 @@
+/**
+ * The shadow's tracing client: a subclass of the application's knex client under the runner
+ * (which subclasses it in turn), so it sees every statement exactly as it goes to the server.
+ * For each statement a migration sends it: loads the catalog facts of what the statement names
+ * from the shadow at that moment; classifies it; refuses it when its effects reach beyond the
+ * shadow (recorded, not run); notes the relations' storage and the locks held before; sends it;
+ * then reads what PostgreSQL did: the locks it acquired (while the transaction is open), the
+ * relations that got new storage (relfilenode), its duration, its error.
+ */
+import type { Knex } from 'knex';
+import { loadRelations, type CatalogQuery } from '../catalog/load-catalog.js';
+import type { SchemaModel } from '../catalog/schema-model.js';
+import { statementRefs } from '../catalog/statement-refs.js';
+import type { MigrationClassifier } from '../classify/index.js';
+import { judgeRead } from '../capture/read-policy.js';
+import type { CapturedStatement, StatementTrace, TracedLock } from '../migration-types.js';
+import { parseStatements, type ParsedStatement } from '../parser.js';
+import type { Finding, LockMode, StatementAnalysis } from '../types.js';
+import { currentPlanStep, type OperationPlan } from '../../operations/plan.js';
+import type { Stage } from '../../stages.js';
+import { NeedsNoTransactionError, type ShadowObserver } from './observer.js';
+import { sandboxVerdict } from './sandbox.js';
+
+/** What one migration's run in the shadow records. */
+export interface Recording {
+  readonly classifier: MigrationClassifier;
+  readonly statements: CapturedStatement[];
+  readonly emptyOperations: Array<{ name: string; stage: Stage }>;
+  /** True when knex runs the migration inside a transaction of its own. */
+  readonly transactional: boolean;
+}
+
+/** The shadow run's state, shared by every client of the shadow knex. */
+export class ShadowTracer implements ShadowObserver {
+  recording: Recording | null = null;
+  probing = false;
+  /** Statements of replayed migrations that the sandbox kept from running. */
+  skippedInReplay = 0;
+
+  constructor(
+    readonly model: SchemaModel,
+    /** Names of knex's (and knex-zd's) own tables, whose statements are bookkeeping, not the migration's. */
+    private readonly bookkeeping: ReadonlySet<string>,
+  ) {}
+
+  observePlan(plan: OperationPlan): void {
+    if (plan.steps.length === 0) this.recording?.emptyOperations.push({ name: plan.operation, stage: plan.stage });
+  }
+
+  isBookkeeping(statements: readonly ParsedStatement[]): boolean {
+    return statements.some((s) => s.ok && statementRefs(s.node).relations.some((r) => this.bookkeeping.has(r.table)));
+  }
+}
+
+const TRACER = Symbol.for('knex-zero-downtime:shadow-tracer');
+
+/** Attaches the tracer to a shadow knex config (knex copies it to transaction clients and clones). */
+export function setTracer(config: object, tracer: ShadowTracer): void {
+  Object.defineProperty(config, TRACER, { value: tracer, enumerable: true, configurable: true, writable: false });
+}
+
+function tracerOf(config: unknown): ShadowTracer | undefined {
+  return (config as Record<symbol, ShadowTracer | undefined> | undefined)?.[TRACER];
+}
+
+interface PgConnection {
+  query(config: { text: string; values?: unknown[] }): Promise<{ rows: Array<Record<string, unknown>> }>;
+  getTransactionStatus?(): string | null;
+}
+
+interface QueryObject {
+  sql: string;
+  bindings?: unknown[];
+  zdInternal?: boolean;
+  response?: unknown;
+  [key: string]: unknown;
+}
+
+/** The runner's own statements (tagged, or recognised by their fixed text before the tag existed). */
+const RUNNER_SQL = /^SELECT pg_backend_pid\(\) AS pid, prev\.lock_timeout|^SELECT set_config\('lock_timeout'|^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) knex_zd_/;
+
+const LOCK_NAMES: Readonly<Record<string, LockMode>> = {
+  AccessShareLock: 'ACCESS SHARE',
+  RowShareLock: 'ROW SHARE',
+  RowExclusiveLock: 'ROW EXCLUSIVE',
+  ShareUpdateExclusiveLock: 'SHARE UPDATE EXCLUSIVE',
+  ShareLock: 'SHARE',
+  ShareRowExclusiveLock: 'SHARE ROW EXCLUSIVE',
+  ExclusiveLock: 'EXCLUSIVE',
+  AccessExclusiveLock: 'ACCESS EXCLUSIVE',
+};
+const LOCK_RANK: readonly LockMode[] = Object.values(LOCK_NAMES);
+
+/** The user relations of the shadow (oid, name, kind, storage) and the relation locks this session holds, in one round trip. */
+const SNAPSHOT_SQL = `SELECT
+  (SELECT coalesce(json_agg(json_build_array(c.oid::int8, n.nspname, c.relname, c.relkind, c.relfilenode::int8)), '[]')
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%') AS rels,
+  (SELECT coalesce(json_agg(json_build_array(l.relation::int8, l.mode)), '[]') FROM pg_catalog.pg_locks l
+     WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted) AS locks`;
+
+interface Snapshot {
+  readonly relations: ReadonlyMap<number, { schema: string; name: string; kind: string; filenode: number }>;
+  readonly locks: ReadonlySet<string>;
+}
+
+async function snapshot(query: CatalogQuery): Promise<Snapshot> {
+  const [row] = await query(SNAPSHOT_SQL, []);
+  const parse = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
+  const rels = parse<Array<[number, string, string, string, number]>>(row?.rels ?? []);
+  const locks = parse<Array<[number, string]>>(row?.locks ?? []);
+  return {
+    relations: new Map(rels.map(([oid, schema, name, kind, filenode]) => [Number(oid), { schema, name, kind, filenode: Number(filenode) }])),
+    locks: new Set(locks.map(([oid, mode]) => `${Number(oid)} ${mode}`)),
+  };
+}
+
+function displayName(model: SchemaModel, schema: string, name: string): string {
+  return schema === model.currentSchema ? name : `${schema}.${name}`;
+}
+
+/** Locks acquired between two snapshots, strongest per relation, on the shadow's user relations. */
+function acquiredLocks(model: SchemaModel, before: Snapshot, after: Snapshot): TracedLock[] {
+  const strongest = new Map<number, LockMode>();
+  for (const entry of after.locks) {
+    if (before.locks.has(entry)) continue;
+    const [oidText, modeName] = entry.split(' ');
+    const oid = Number(oidText);
+    const mode = LOCK_NAMES[modeName];
+    if (!mode || !(after.relations.has(oid) || before.relations.has(oid))) continue;
+    const previous = strongest.get(oid);
+    if (!previous || LOCK_RANK.indexOf(mode) > LOCK_RANK.indexOf(previous)) strongest.set(oid, mode);
+  }
+  const out: TracedLock[] = [];
+  for (const [oid, mode] of strongest) {
+    const relation = after.relations.get(oid) ?? before.relations.get(oid)!;
+    out.push({ relation: displayName(model, relation.schema, relation.name), mode, kind: relation.kind, created: !before.relations.has(oid) });
+  }
+  return out;
+}
+
+function newStorage(model: SchemaModel, before: Snapshot, after: Snapshot, kinds: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const [oid, relation] of after.relations) {
+    const old = before.relations.get(oid);
+    if (!old || !kinds.has(relation.kind) || old.filenode === 0 || old.filenode === relation.filenode) continue;
+    out.push(displayName(model, relation.schema, relation.name));
+  }
+  return out;
+}
+
+const TABLE_KINDS = new Set(['r', 'm', 't']);
+const INDEX_KINDS = new Set(['i']);
+/** Statements that only read or write rows: no catalog facts to load, no storage to watch. */
+const DATA_KINDS = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt', 'VariableSetStmt', 'VariableShowStmt', 'TransactionStmt']);
+
+const REWRITE_CODES = new Set(['column-type-rewrite', 'table-rewrite', 'volatile-default']);
+
+/**
+ * The classifier's prediction beside what PostgreSQL did: the rewrite the shadow observed wins
+ * (findings about a rewrite that did not happen are dropped), and a disagreement on locks or
+ * rewrites is a finding, so that the classifier keeps getting better.
+ */
+export function reconcile(analysis: StatementAnalysis, trace: StatementTrace, model: SchemaModel): StatementAnalysis {
+  if (!trace.ran || trace.error || trace.together !== 1) return analysis;
+  const findings: Finding[] = [...analysis.findings];
+  let rewrites = analysis.rewrites;
+  const rewroteTables = trace.newStorage ?? [];
+  if (trace.newStorage !== null && analysis.kind !== 'TruncateStmt') {
+    const observed = rewroteTables.length > 0;
+    if (analysis.rewrites && !observed) {
+      rewrites = false;
+      for (let i = findings.length - 1; i >= 0; i--) if (REWRITE_CODES.has(findings[i].code)) findings.splice(i, 1);
+    } else if (!analysis.rewrites && observed && analysis.kind !== 'CreateStmt') {
+      rewrites = true;
+      findings.push({
+        code: 'analysis-divergence',
+        severity: 'info',
+        message: `In the shadow database PostgreSQL rewrote ${rewroteTables.join(', ')} (new storage), which the classifier did not predict.`,
+      });
+    }
+  }
+  if (trace.locks !== null) {
+    const key = (relation: string) => {
+      const dot = relation.indexOf('.');
+      const name = dot < 0 ? { schema: null, table: relation } : { schema: relation.slice(0, dot), table: relation.slice(dot + 1) };
+      return model.resolve(name) ?? `${name.schema ?? model.currentSchema}.${name.table}`;
+    };
+    // Indexes and sequences follow their table; a relation the statement created blocks nobody.
+    const traced = new Map(trace.locks.filter((l) => l.kind !== 'i' && l.kind !== 'S' && !l.created).map((l) => [key(l.relation), l]));
+    const predicted = new Map(analysis.locks.map((l) => [key(l.relation), l]));
+    const missed = [...traced.entries()].filter(([k]) => !predicted.has(k)).map(([, l]) => `${l.mode} on ${l.relation}`);
+    const other = [...traced.entries()].filter(([k, l]) => predicted.has(k) && predicted.get(k)!.mode !== l.mode).map(([k, l]) => `${l.mode} (predicted ${predicted.get(k)!.mode}) on ${l.relation}`);
+    if (missed.length > 0 || other.length > 0) {
+      findings.push({
+        code: 'analysis-divergence',
+        severity: 'info',
+        message: `In the shadow database PostgreSQL took ${[...missed, ...other].join(', ')}, which the classifier did not predict.`,
+      });
+    }
+  }
+  return findings.length === analysis.findings.length && rewrites === analysis.rewrites ? analysis : { ...analysis, rewrites, findings };
+}
+
+type ClientClass = new (config: Knex.Config) => Knex.Client;
+const classes = new WeakMap<object, ClientClass>();
+
+/** Connections inside a transaction the runner itself opened (around one statement): not the migration's own. */
+const runnerTransactions = new WeakSet<object>();
+
+function followRunner(connection: unknown, sql: string): void {
+  if (typeof connection !== 'object' || connection === null) return;
+  if (/^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(sql)) runnerTransactions.add(connection);
+  else if (/^\s*(COMMIT|ROLLBACK|END|ABORT)\b(?!\s+TO\b)/i.test(sql)) runnerTransactions.delete(connection);
+}
+
+/** A subclass of the application's client class that traces every statement a migration sends in the shadow. */
+export function tracingClientClass(base: ClientClass): ClientClass {
+  const cached = classes.get(base);
+  if (cached) return cached;
+  const Base = base as unknown as new (config: Knex.Config) => Knex.Client & { _query(connection: unknown, obj: QueryObject): Promise<QueryObject> };
+  class TracingClient extends Base {
+    override async _query(connection: unknown, obj: QueryObject): Promise<QueryObject> {
+      const tracer = tracerOf((this as unknown as { config: unknown }).config);
+      const recording = tracer?.recording;
+      if (obj.zdInternal && typeof obj.sql === 'string') followRunner(connection, obj.sql);
+      if (!tracer || obj.zdInternal || typeof obj.sql !== 'string' || RUNNER_SQL.test(obj.sql)) return super._query(connection, obj);
+      const parsed = parseStatements(obj.sql);
+      const nodes = parsed.filter((p): p is ParsedStatement & { ok: true } => p.ok);
+      if (!recording) {
+        // Replaying completed migrations: untraced, but the sandbox holds all the same.
+        if (nodes.some((n) => !sandboxVerdict(n.node).run)) {
+          tracer.skippedInReplay++;
+          return { ...obj, response: emptyResponse(obj.sql) };
+        }
+        return super._query(connection, obj);
+      }
+      if (nodes.length === parsed.length && nodes.every((n) => n.node.TransactionStmt)) return super._query(connection, obj);
+      if (tracer.isBookkeeping(parsed)) return super._query(connection, obj);
+      // Plain reads run for real and answer the migration; they are not its work.
+      if (nodes.length === parsed.length && nodes.length === 1 && judgeRead(nodes[0].node).read) return super._query(connection, obj);
+
+      const pg = connection as PgConnection;
+      const query: CatalogQuery = async (sql, values) => (await pg.query({ text: sql, values: [...values] })).rows;
+      const inTransaction = pg.getTransactionStatus?.() === 'T';
+      const inOwnTransaction = inTransaction && !runnerTransactions.has(pg);
+      const dataOnly = nodes.length === parsed.length && nodes.every((n) => DATA_KINDS.has(Object.keys(n.node)[0] ?? ''));
+      if (!dataOnly) {
+        const relations = nodes.flatMap((n) => statementRefs(n.node).relations);
+        const indexes = nodes.flatMap((n) => statementRefs(n.node).indexes);
+        tracer.model.forget(relations);
+        await loadRelations(query, tracer.model, relations, indexes);
+      }
+      const analyses = recording.classifier.classify(parsed);
+      if (tracer.probing && inTransaction) {
+        const outside = analyses.find((a) => !a.transactional);
+        if (outside) throw new NeedsNoTransactionError(outside.summary);
+      }
+      const step = currentPlanStep();
+      const refused = nodes.map((n) => sandboxVerdict(n.node)).find((v) => !v.run);
+      const base = { sent: obj.sql, values: obj.bindings ?? [], together: parsed.length };
+      if (refused && !refused.run) {
+        const trace: StatementTrace = { ...base, ran: false, sandboxed: refused.reason, durationMs: null, locks: null, newStorage: null, rebuiltIndexes: null, error: null };
+        record(tracer, recording, analyses, trace, step, inOwnTransaction);
+        return { ...obj, response: emptyResponse(obj.sql) };
+      }
+      const before = await snapshot(query);
+      const started = performance.now();
+      try {
+        const result = await super._query(connection, obj);
+        const durationMs = Math.round((performance.now() - started) * 100) / 100;
+        const status = pg.getTransactionStatus?.();
+        const after = status === 'E' ? null : await snapshot(query);
+        const trace: StatementTrace = {
+          ...base,
+          ran: true,
+          sandboxed: null,
+          durationMs,
+          locks: after && inTransaction && status === 'T' ? acquiredLocks(tracer.model, before, after) : null,
+          newStorage: after ? newStorage(tracer.model, before, after, TABLE_KINDS) : null,
+          rebuiltIndexes: after ? newStorage(tracer.model, before, after, INDEX_KINDS) : null,
+          error: null,
+        };
+        record(tracer, recording, analyses, trace, step, inOwnTransaction);
+        return result;
+      } catch (error) {
+        const durationMs = Math.round((performance.now() - started) * 100) / 100;
+        const code = (error as { code?: unknown }).code;
+        const trace: StatementTrace = {
+          ...base,
+          ran: true,
+          sandboxed: null,
+          durationMs,
+          locks: null,
+          newStorage: null,
+          rebuiltIndexes: null,
+          error: { sqlState: typeof code === 'string' ? code : null, message: (error as Error).message },
+        };
+        record(tracer, recording, analyses, trace, step, inOwnTransaction);
+        throw error;
+      }
+    }
+  }
+  classes.set(base, TracingClient);
+  return TracingClient;
+}
+
+function emptyResponse(sql: string): { command: string; rows: []; rowCount: number; fields: [] } {
+  return { command: /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '', rows: [], rowCount: 0, fields: [] };
+}
+
+function record(
+  tracer: ShadowTracer,
+  recording: Recording,
+  analyses: readonly StatementAnalysis[],
+  trace: StatementTrace,
+  step: ReturnType<typeof currentPlanStep>,
+  inTransaction: boolean,
+): void {
+  for (const analysis of analyses) {
+    recording.statements.push({
+      sql: analysis.sql,
+      source: step ? 'operation' : 'knex',
+      ...(step ? { operation: { name: step.plan.operation, stage: step.plan.stage } } : {}),
+      stepTransaction: step?.step.transaction ?? 'inherit',
+      statementTimeout: step?.step.statementTimeout !== false,
+      inExplicitTransaction: inTransaction && !recording.transactional && step?.step.transaction !== 'own',
+      analysis: reconcile(analysis, trace, tracer.model),
+      trace,
+    });
+  }
+}
