@@ -50,7 +50,9 @@ class Recorder {
     if (plan.steps.length === 0) this.emptyOperations.push({ name: plan.operation, stage: plan.stage });
     for (const step of plan.steps) {
       this.statements.push({
-        sql: inlineBindings(step.sql, step.bindings ?? []),
+        // Exactly the text that will be sent: a parameterised step shows its `$n`, never a
+        // rendering of values that the server would not receive as text.
+        sql: step.sql,
         source: 'operation',
         operation: { name: plan.operation, stage: plan.stage },
         stepTransaction: step.transaction,
