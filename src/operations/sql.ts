@@ -91,7 +91,8 @@ export async function parser(): Promise<void> {
   await parserReady;
 }
 
-const LOCATION_KEYS = new Set(['location', 'stmt_location', 'stmt_len', 'list_start', 'list_end']);
+/** Byte offsets in a tree: `location`, a statement's `stmt_location`/`stmt_len`, `list_start`/`rexpr_list_end`… */
+const LOCATION_KEY = /^(location|stmt_location|stmt_len)$|list_(start|end)$/;
 
 /** A copy of a parse tree without its byte offsets, which differ with the text around a node. */
 export function withoutLocations<T>(node: T): T {
@@ -99,7 +100,7 @@ export function withoutLocations<T>(node: T): T {
   if (typeof node !== 'object' || node === null) return node;
   const out: Node = {};
   for (const [key, value] of Object.entries(node)) {
-    if (!LOCATION_KEYS.has(key)) out[key] = withoutLocations(value);
+    if (!LOCATION_KEY.test(key)) out[key] = withoutLocations(value);
   }
   return out as T;
 }
