@@ -11,6 +11,7 @@ import {
   backfill,
   dropTable,
   revertSaferRenameTablePart1,
+  saferRenameColumnPart1,
   saferRenameColumnPart2,
   saferRenameTablePart2,
   setNotNull,
@@ -198,6 +199,13 @@ test('constraints and rename views of the generated names are checked against th
       instanceOf: MigrationError,
       message: /expected the view of saferRenameColumnPart1 over "public"\."users_zd_renaming"; found a view \(SELECT users_zd_renaming\.id, .* 2 AS two FROM users_zd_renaming;\)/,
     });
+    // A user table that has the name a column rename would move the table to.
+    await sql(db, 'CREATE TABLE accounts (id int, name text); CREATE TABLE accounts_zd_renaming (id int)');
+    await t.throwsAsync(saferRenameColumnPart1(db.knex, 'accounts', 'name', 'full_name'), {
+      instanceOf: MigrationError,
+      message: /^saferRenameColumnPart1: cannot rename "public"\."accounts"\."name" to "full_name": .* found a table and a table "public"\."accounts_zd_renaming"\./,
+    });
+    t.deepEqual(await sql(db, `SELECT attname FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attnum > 0 ORDER BY attnum`), [{ attname: 'id' }, { attname: 'name' }]);
     t.deepEqual(await sql(db, `SELECT relname FROM pg_class WHERE relname IN ('orders', 'users', 'users_zd_renaming', 'purchases') ORDER BY 1`), [
       { relname: 'orders' },
       { relname: 'purchases' },

@@ -56,6 +56,7 @@ test('what is not exactly one type or one expression is refused with the reason'
   await refused(() => expressionSql('x, y', 'where'), 'The where "x, y" must be exactly one SQL expression, not several, and without other clauses.');
   await refused(() => expressionSql('x FROM t', 'where'), 'The where "x FROM t" must be exactly one SQL expression, not several, and without other clauses.');
   await refused(() => expressionSql('*', 'where'), 'The where "*" must be an expression, not *.');
+  await refused(() => expressionSql('x ORDER BY 1', 'where'), 'The where "x ORDER BY 1" must be exactly one SQL expression, not several, and without other clauses.');
   await refused(() => expressionSql('x = $1', 'where'), 'The where "x = $1" contains a parameter ($n): write the value itself, as a literal; $n belongs to the statement around it.');
   await refused(
     () => expressionSql('EXISTS (SELECT 1 FROM t FOR UPDATE)', 'where'),
