@@ -125,7 +125,15 @@ function indexShape(sql: string): unknown {
     relation: (index.relation as Node).relname,
     unique: index.unique === true,
     accessMethod: index.accessMethod ?? 'btree',
-    indexParams: index.indexParams,
+    // An expression that is a bare column is stored, and printed back, as that column.
+    indexParams: ((index.indexParams as Node[] | undefined) ?? []).map((param) => {
+      const elem = param.IndexElem as Node;
+      const fields = ((elem.expr as Node | undefined)?.ColumnRef as Node | undefined)?.fields as Node[] | undefined;
+      const column = fields?.length === 1 ? (fields[0].String as { sval?: string } | undefined)?.sval : undefined;
+      if (column === undefined) return param;
+      const { expr: _expr, ...rest } = elem;
+      return { IndexElem: { ...rest, name: column } };
+    }),
     indexIncludingParams: index.indexIncludingParams ?? [],
     whereClause: index.whereClause ?? null,
     nulls_not_distinct: index.nulls_not_distinct === true,

@@ -93,6 +93,7 @@ test('definitions from the catalog are compared with what an operation creates',
   t.true(sameExpression(checkExpression(`CHECK ((total > '-1'::integer))`), await node('total > -1')));
   t.true(sameIndex('CREATE INDEX t_x ON public.t USING btree (x, lower((y)::text)) WHERE (x > 0)', 'CREATE INDEX CONCURRENTLY "t_x" ON "public"."t" ("x", (lower(y))) WHERE (x > 0)'));
   t.false(sameIndex('CREATE INDEX t_x ON public.t USING btree (x) WHERE (x > 0)', 'CREATE INDEX CONCURRENTLY "t_x" ON "public"."t" ("x")'));
+  t.true(sameIndex('CREATE INDEX t_x ON public.t USING btree (x)', 'CREATE INDEX CONCURRENTLY "t_x" ON "public"."t" ((x))'));
   t.false(sameIndex('CREATE UNIQUE INDEX t_x ON public.t USING btree (x)', 'CREATE INDEX CONCURRENTLY "t_x" ON "public"."t" ("x")'));
   t.false(sameIndex('CREATE INDEX t_x ON public.t USING gin (x)', 'CREATE INDEX CONCURRENTLY "t_x" ON "public"."t" ("x")'));
   t.false(sameIndex('CREATE INDEX t_x ON public.t USING btree (x) INCLUDE (y)', 'CREATE INDEX CONCURRENTLY "t_x" ON "public"."t" ("x")'));
