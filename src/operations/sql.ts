@@ -183,6 +183,8 @@ function sourceText(value: unknown, what: string): string {
   if (typeof text !== 'string' || text.trim() === '') {
     throw new ConfigError(`The ${what} must be a non-empty string of SQL or knex.raw(...); got ${JSON.stringify(text)}.`, { details: { what } });
   }
+  // The parser reads a C string: it would stop at a NUL byte, and see less than was given.
+  if (text.includes('\0')) throw refuse({ what, original: text }, 'contains a NUL byte.');
   return text;
 }
 

@@ -51,6 +51,7 @@ test('what is not exactly one type or one expression is refused with the reason'
   await refused(() => typeSql('int + 1'), 'The type "int + 1" must be exactly one SQL type name.');
   await refused(() => typeSql('setof int'), 'The type "setof int" must be a plain type name (no SETOF, no %TYPE).');
   await refused(() => typeSql(''), 'The type must be a non-empty string of SQL or knex.raw(...); got "".');
+  await refused(() => typeSql('int\0; DROP TABLE t'), 'The type "int\\u0000; DROP TABLE t" contains a NUL byte.');
   await refused(() => expressionSql('x) OR (y', 'where'), 'The where "x) OR (y" is not valid SQL: syntax error at or near ")".');
   await refused(() => expressionSql('x;', 'where'), 'The where "x;" contains a semicolon: a SQL parameter must be exactly one expression, not several statements.');
   await refused(() => expressionSql('x, y', 'where'), 'The where "x, y" must be exactly one SQL expression, not several, and without other clauses.');
