@@ -179,7 +179,17 @@ function render(node: Node, fragment: { what: string; original: string }): strin
 }
 
 function sourceText(value: unknown, what: string): string {
-  const text = isRaw(value) ? rawToSql(value) : value;
+  let text = value;
+  if (isRaw(value)) {
+    try {
+      text = rawToSql(value);
+    } catch (error) {
+      throw new ConfigError(`The ${what} knex.raw(${JSON.stringify((value as { sql?: unknown }).sql)}) cannot be rendered by knex: ${(error as Error).message} (write a ? that is not a binding as \\?).`, {
+        cause: error,
+        details: { what },
+      });
+    }
+  }
   if (typeof text !== 'string' || text.trim() === '') {
     throw new ConfigError(`The ${what} must be a non-empty string of SQL or knex.raw(...); got ${JSON.stringify(text)}.`, { details: { what } });
   }

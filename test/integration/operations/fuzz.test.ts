@@ -262,6 +262,17 @@ test.serial(`${ROUNDS} seeded rounds of every operation and its revert: the plan
         await check('addNullableColumn', (knex) => addNullableColumn(knex, r.table, added, type, schema), { inTransaction: fuzz.int(2) === 0 });
         await check('addColumnWithDefault', (knex) => addColumnWithDefault(knex, r.table, withDefault, 'text', value, { ...schema, notNull: true }), { inTransaction: fuzz.int(2) === 0 });
         t.deepEqual((await columnsOf([withDefault])).map((row) => row[withDefault]), Array(ROWS).fill(value), 'the default reads back as given');
+        // A jsonb column with a knex.raw default, filled where the JSONB ? operator says so.
+        const json = fuzz.name('j');
+        const key = fuzz.value();
+        await check('addColumnWithDefault (knex.raw)', (knex) => addColumnWithDefault(knex, r.table, json, 'jsonb', knex.raw('jsonb_build_object(?::text, 1)', [key]), schema));
+        await check('backfill (jsonb ?)', (knex) => backfill(knex, r.table, { [json]: knex.raw(`jsonb_build_object('\\?', ?::text)`, [value]) }, { ...schema, where: `${q(json)} ? ${lit(key)} AND ${q(r.c2)} IS NOT NULL` }));
+        t.deepEqual(
+          (await columnsOf([r.c2, json])).map((row) => row[json]),
+          (await columnsOf([r.c2])).map((row) => (row[r.c2] === null ? { [key]: 1 } : { '?': value })),
+          'jsonb values read back as given, only where the ? operator matched',
+        );
+        await check('dropColumn (jsonb)', (knex) => dropColumn(knex, r.table, json, schema));
 
         // A where with the JSONB-style ? operator's neighbours: a literal with ?, \? and the column names.
         const where = `${q(r.c2)} IS NULL OR ${q(r.c1)} = ${lit(whereValue)}`;

@@ -52,6 +52,10 @@ test('what is not exactly one type or one expression is refused with the reason'
   await refused(() => typeSql('setof int'), 'The type "setof int" must be a plain type name (no SETOF, no %TYPE).');
   await refused(() => typeSql(''), 'The type must be a non-empty string of SQL or knex.raw(...); got "".');
   await refused(() => typeSql('int\0; DROP TABLE t'), 'The type "int\\u0000; DROP TABLE t" contains a NUL byte.');
+  await refused(
+    () => expressionSql(knex.raw(`x = '?' AND y = ?`, [1]), 'where'),
+    `The where knex.raw("x = '?' AND y = ?") cannot be rendered by knex: Expected 1 bindings, saw 2 (write a ? that is not a binding as \\?).`,
+  );
   await refused(() => expressionSql('x) OR (y', 'where'), 'The where "x) OR (y" is not valid SQL: syntax error at or near ")".');
   await refused(() => expressionSql('x;', 'where'), 'The where "x;" contains a semicolon: a SQL parameter must be exactly one expression, not several statements.');
   await refused(() => expressionSql('x, y', 'where'), 'The where "x, y" must be exactly one SQL expression, not several, and without other clauses.');
