@@ -6,7 +6,7 @@ import type { Stage } from '../stages.js';
 import { installRunner } from '../runner/step-executor.js';
 import { primaryKey, resolveSchema, type SchemaOption } from './catalog.js';
 import { activeCaptureRecorder, executeStep, type OperationPlan, type PlanStep } from './plan.js';
-import { expressionSql, valueSql, type RawSql, type SqlValue } from './sql.js';
+import { buildStatement, expressionSql, valueSql, type RawSql, type SqlPiece, type SqlValue } from './sql.js';
 
 /** Progress of a {@link backfill}, reported after each batch. */
 export interface BackfillProgress {
@@ -23,7 +23,7 @@ export interface BackfillProgress {
 export interface BackfillOptions extends SchemaOption {
   /** Rows per batch (each batch is its own short transaction). @default 1000 */
   readonly batchSize?: number;
-  /** Only rows matching this SQL predicate (a string checked to be one expression, or `knex.raw`). */
+  /** Only rows matching this SQL predicate: a string or `knex.raw`, parsed as one expression (its rendering, in parentheses, is what runs). */
   readonly where?: string | RawSql;
   /** Pause between batches, to leave room for replication and vacuum. @default 0 */
   readonly pauseMs?: number;
@@ -48,21 +48,26 @@ export async function backfillStatements(
   if (columns.length === 0) throw new ConfigError('backfill: `set` names no column.');
   const batchSize = options.batchSize ?? DEFAULT_BACKFILL_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`backfill: batchSize must be a whole number of at least 1; got ${String(batchSize)}.`);
-  const values = columns.map((c) => valueSql(set[c]));
-  const where = options.where === undefined ? null : (await expressionSql(options.where, 'where')).sql;
+  const pieces: SqlPiece[] = [];
+  for (const c of columns) pieces.push(await valueSql(set[c], `backfill value of ${JSON.stringify(c)}`));
+  if (options.where !== undefined) pieces.push(await expressionSql(options.where, 'where'));
   const target = quoteQualified(schema, table);
   const k = quoteIdentifier(key, 'column');
-  const assignments = columns.map((c, i) => `${quoteIdentifier(c, 'column')} = ${values[i]}`).join(', ');
   const current = columns.map((c) => `zd_row.${quoteIdentifier(c, 'column')}`).join(', ');
-  const wanted = values.join(', ');
-  const build = (lowerBound: boolean) =>
-    `WITH batch AS (SELECT ${k} AS zd_key FROM ${target}${lowerBound ? ` WHERE ${k} > ?` : ''} ORDER BY ${k} LIMIT ${batchSize}),\n` +
-    // = ANY(ARRAY(…)) keeps the update on the primary key index; a join with the CTE may be
-    // planned as a hash join over the whole table, making every batch a full scan.
-    `updated AS (UPDATE ${target} AS zd_row SET ${assignments} WHERE zd_row.${k} = ANY (ARRAY(SELECT zd_key FROM batch))` +
-    `${where === null ? '' : ` AND (${where})`} AND ROW(${current}) IS DISTINCT FROM ROW(${wanted}) RETURNING 1)\n` +
-    'SELECT (SELECT max(zd_key) FROM batch) AS last_key, (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM updated) AS updated';
-  return { first: build(false), next: build(true) };
+  const build = (lowerBound: boolean) => (sql: readonly string[]) => {
+    const values = sql.slice(0, columns.length);
+    const where = options.where === undefined ? '' : ` AND ${sql[columns.length]}`;
+    const assignments = columns.map((c, i) => `${quoteIdentifier(c, 'column')} = ${values[i]}`).join(', ');
+    return (
+      `WITH batch AS (SELECT ${k} AS zd_key FROM ${target}${lowerBound ? ` WHERE ${k} > $1` : ''} ORDER BY ${k} LIMIT ${batchSize}),\n` +
+      // = ANY(ARRAY(…)) keeps the update on the primary key index; a join with the CTE may be
+      // planned as a hash join over the whole table, making every batch a full scan.
+      `updated AS (UPDATE ${target} AS zd_row SET ${assignments} WHERE zd_row.${k} = ANY (ARRAY(SELECT zd_key FROM batch))` +
+      `${where} AND ROW(${current}) IS DISTINCT FROM ROW(${values.join(', ')}) RETURNING 1)\n` +
+      'SELECT (SELECT max(zd_key) FROM batch) AS last_key, (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM updated) AS updated'
+    );
+  };
+  return { first: buildStatement(pieces, build(false)), next: buildStatement(pieces, build(true)) };
 }
 
 /**
@@ -71,10 +76,13 @@ export async function backfillStatements(
  * it takes the next `batchSize` keys, and updates those that match `where` and do not have the
  * values yet, so a rerun after a crash skips the work already done. Needs a one-column primary key.
  *
- * SQL (one per batch, the first without `WHERE "id" > ?`):
- * `WITH batch AS (SELECT "id" AS zd_key FROM "s"."t" WHERE "id" > ? ORDER BY "id" LIMIT 1000),
+ * SQL (one per batch, the first without `WHERE "id" > $1`; `$1`, the last key done, is sent as a value):
+ * `WITH batch AS (SELECT "id" AS zd_key FROM "s"."t" WHERE "id" > $1 ORDER BY "id" LIMIT 1000),
  *  updated AS (UPDATE "s"."t" AS zd_row SET "c" = <value> WHERE zd_row."id" = ANY (ARRAY(SELECT zd_key FROM batch))
  *  AND (<where>) AND ROW(zd_row."c") IS DISTINCT FROM ROW(<value>) RETURNING 1) SELECT …`
+ *
+ * A value is a JavaScript value (a literal) or `knex.raw(...)` (SQL, parsed as one expression);
+ * `where` is SQL, parsed as one expression.
  *
  * Reverse: none (data); write the inverse backfill if one exists.
  * @example
@@ -99,9 +107,9 @@ export async function backfill(
   }
   const key = keys[0];
   const { first, next } = await backfillStatements(schema, table, key, set, options);
-  const step = (sql: string, bindings?: unknown[]): PlanStep => ({
+  const step = (sql: string, values?: unknown[]): PlanStep => ({
     sql,
-    ...(bindings ? { bindings } : {}),
+    ...(values ? { values } : {}),
     transaction: 'none',
     description: `repeated: batches of ${options.batchSize ?? DEFAULT_BACKFILL_BATCH_SIZE} rows in ${quoteIdentifier(key)} order, each its own transaction, until no row is left`,
   });

@@ -7,6 +7,7 @@ import {
   modelPrimaryKey,
   modelReferencingForeignKeys,
   modelRelationKind,
+  modelViewDefinition,
   modelViewReadsFrom,
 } from '../analysis/capture/operation-catalog.js';
 import { assertIdentifier } from '../identifiers.js';
@@ -112,22 +113,48 @@ export interface ConstraintInfo {
   readonly type: string;
   readonly validated: boolean;
   readonly definition: string;
+  /** The table a foreign key references, `null` for other constraints. */
+  readonly references: { readonly schema: string; readonly table: string } | null;
 }
 
 /** A constraint by name on a table, or `null` when absent. */
 export async function constraintInfo(knex: Knex, schema: string, table: string, name: string): Promise<ConstraintInfo | null> {
   const session = captureSessionOf(knex);
   if (session) return modelConstraintInfo(session, schema, table, name);
-  const [row] = await rows<{ contype: string; convalidated: boolean; definition: string }>(
+  const [row] = await rows<{ contype: string; convalidated: boolean; definition: string; ref_schema: string | null; ref_table: string | null }>(
     knex,
-    `SELECT con.contype, con.convalidated, pg_catalog.pg_get_constraintdef(con.oid) AS definition
+    `SELECT con.contype, con.convalidated, pg_catalog.pg_get_constraintdef(con.oid) AS definition,
+       rn.nspname AS ref_schema, r.relname AS ref_table
      FROM pg_catalog.pg_constraint con
      JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_catalog.pg_class r ON r.oid = con.confrelid
+     LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
      WHERE n.nspname = ? AND c.relname = ? AND con.conname = ?`,
     [schema, table, name],
   );
-  return row ? { type: row.contype, validated: row.convalidated, definition: row.definition } : null;
+  return row
+    ? {
+        type: row.contype,
+        validated: row.convalidated,
+        definition: row.definition,
+        references: row.ref_schema !== null && row.ref_table !== null ? { schema: row.ref_schema, table: row.ref_table } : null,
+      }
+    : null;
+}
+
+/** A view's definition (`pg_get_viewdef`), or `null` when there is no view of that name. */
+export async function viewDefinition(knex: Knex, schema: string, view: string): Promise<string | null> {
+  const session = captureSessionOf(knex);
+  if (session) return modelViewDefinition(session, schema, view);
+  const [row] = await rows<{ definition: string }>(
+    knex,
+    `SELECT pg_catalog.pg_get_viewdef(c.oid) AS definition
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = ? AND c.relname = ? AND c.relkind = 'v'`,
+    [schema, view],
+  );
+  return row?.definition ?? null;
 }
 
 /** The server's `server_version_num`, e.g. 150004. */

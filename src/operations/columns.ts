@@ -4,7 +4,7 @@ import { quoteIdentifier, quoteQualified } from '../identifiers.js';
 import { columnInfo, isTableKind, relationKind, resolveSchema, type SchemaOption } from './catalog.js';
 import type { OperationPlan } from './plan.js';
 import { runPlan } from './run.js';
-import { anyVolatile, expressionSql, isRaw, literal, typeSql, type RawSql, type SqlValue } from './sql.js';
+import { anyVolatile, buildStatement, expressionSql, isRaw, literal, typeSql, type RawSql, type SqlPiece, type SqlValue } from './sql.js';
 
 async function requireTable(knex: Knex, operation: string, schema: string, table: string): Promise<void> {
   if (!isTableKind(await relationKind(knex, schema, table))) {
@@ -18,8 +18,8 @@ async function requireTable(knex: Knex, operation: string, schema: string, table
  *
  * SQL: `ALTER TABLE "s"."t" ADD COLUMN "c" <type>`
  *
- * The type is a string checked to be exactly one SQL type name (`'varchar(255)'`, `'jsonb'`,
- * `'timestamp with time zone'`), or `knex.raw(...)` taken as written.
+ * The type is SQL: a string or `knex.raw(...)` parsed as exactly one type name (`'varchar(255)'`,
+ * `'jsonb'`, `'timestamp with time zone'`); the parser's rendering of it is what runs.
  *
  * Reverse: `dropColumn(knex, table, column)`.
  * @example
@@ -28,12 +28,11 @@ async function requireTable(knex: Knex, operation: string, schema: string, table
 export async function addNullableColumn(knex: Knex, table: string, column: string, type: string | RawSql, options: SchemaOption = {}): Promise<OperationPlan> {
   const operation = 'addNullableColumn';
   const schema = await resolveSchema(knex, options.schema);
-  const typeText = await typeSql(type);
+  const typeName = await typeSql(type);
+  const sql = buildStatement([typeName], ([t]) => `ALTER TABLE ${quoteQualified(schema, table)} ADD COLUMN ${quoteIdentifier(column)} ${t}`);
   await requireTable(knex, operation, schema, table);
   const existing = await columnInfo(knex, schema, table, column);
-  const steps: OperationPlan['steps'] = existing
-    ? []
-    : [{ sql: `ALTER TABLE ${quoteQualified(schema, table)} ADD COLUMN ${quoteIdentifier(column)} ${typeText}`, transaction: 'inherit' }];
+  const steps: OperationPlan['steps'] = existing ? [] : [{ sql, transaction: 'inherit' }];
   return runPlan(knex, { operation, stage: 'pre-deploy', steps, reverse: `await dropColumn(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)});` });
 }
 
@@ -51,8 +50,9 @@ export interface AddColumnWithDefaultOptions extends SchemaOption {
  *
  * SQL: `ALTER TABLE "s"."t" ADD COLUMN "c" <type> DEFAULT <value> [NOT NULL]`
  *
- * The default is a JavaScript value (quoted as a literal) or `knex.raw('now()')` (SQL, checked
- * to be one expression and for volatile functions).
+ * The type is SQL, parsed as one type name. The default is a JavaScript value (quoted as a
+ * literal) or `knex.raw('now()')`: SQL, parsed as one expression (its rendering, in parentheses,
+ * is what runs) and checked for volatile functions.
  *
  * Reverse: `dropColumn(knex, table, column)`.
  * @example
@@ -68,39 +68,35 @@ export async function addColumnWithDefault(
 ): Promise<OperationPlan> {
   const operation = 'addColumnWithDefault';
   const schema = await resolveSchema(knex, options.schema);
-  const typeText = await typeSql(type);
-  let defaultText: string;
+  const typeName = await typeSql(type);
+  const typeText = typeName.sql;
+  let defaultPiece: SqlPiece;
   if (isRaw(defaultValue)) {
     const expression = await expressionSql(defaultValue, 'default');
     const volatile = await anyVolatile(knex, expression.functions);
     if (volatile.length > 0) {
       const t = JSON.stringify(table);
       const c = JSON.stringify(column);
+      const setDefault = `ALTER TABLE ${quoteQualified(schema, table)} ALTER COLUMN ${quoteIdentifier(column)} SET DEFAULT (${expression.sql})`;
       throw new UnsafeOperationError(
         `addColumnWithDefault(${t}, ${c}) with the volatile default ${expression.sql} would rewrite the whole table under an ACCESS EXCLUSIVE lock, blocking reads and writes while every row gets its own value (${volatile.join(', ')} is VOLATILE).\n` +
           'Add the column empty, give new rows the default, fill old rows in batches, then tighten:\n' +
           `  await addNullableColumn(knex, ${t}, ${c}, ${JSON.stringify(typeText)});\n` +
-          `  await knex.raw('ALTER TABLE ?? ALTER COLUMN ?? SET DEFAULT ${expression.sql.replace(/'/g, "\\'")}', [${t}, ${c}]);\n` +
+          `  await knex.raw(${JSON.stringify(setDefault.replace(/\?/g, '\\?'))});\n` +
           `  await backfill(knex, ${t}, { ${c}: knex.raw(${JSON.stringify(expression.sql)}) }, { where: knex.raw('?? IS NULL', [${c}]) });\n` +
           (options.notNull ? `  await setNotNull(knex, ${t}, ${c}); // in a post-deploy migration\n` : ''),
         { details: { operation, table, column, default: expression.sql, volatile } },
       );
     }
-    defaultText = expression.sql;
+    defaultPiece = expression;
   } else {
-    defaultText = literal(defaultValue);
+    defaultPiece = literal(defaultValue);
   }
+  const notNull = options.notNull === true ? ' NOT NULL' : '';
+  const sql = buildStatement([typeName, defaultPiece], ([t, d]) => `ALTER TABLE ${quoteQualified(schema, table)} ADD COLUMN ${quoteIdentifier(column)} ${t} DEFAULT ${d}${notNull}`);
   await requireTable(knex, operation, schema, table);
   const existing = await columnInfo(knex, schema, table, column);
-  const notNull = options.notNull === true ? ' NOT NULL' : '';
-  const steps: OperationPlan['steps'] = existing
-    ? []
-    : [
-        {
-          sql: `ALTER TABLE ${quoteQualified(schema, table)} ADD COLUMN ${quoteIdentifier(column)} ${typeText} DEFAULT ${defaultText}${notNull}`,
-          transaction: 'inherit',
-        },
-      ];
+  const steps: OperationPlan['steps'] = existing ? [] : [{ sql, transaction: 'inherit' }];
   return runPlan(knex, { operation, stage: 'pre-deploy', steps, reverse: `await dropColumn(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)});` });
 }
 

@@ -5,7 +5,8 @@ import { constraintInfo, resolveSchema, type SchemaOption } from './catalog.js';
 import { concurrentIndexSteps } from './indexes.js';
 import type { OperationPlan, PlanStep } from './plan.js';
 import { runPlan } from './run.js';
-import { expressionSql, type RawSql } from './sql.js';
+import { checkExpression, notOursError, sameExpression, sameForeignKey, sameUnique } from './ownership.js';
+import { buildStatement, expressionSql, parser, type RawSql } from './sql.js';
 
 /** The VALIDATE step: its own transaction, no statement timeout (SHARE UPDATE EXCLUSIVE only). */
 export function validateStep(schema: string, table: string, name: string): PlanStep {
@@ -60,6 +61,19 @@ export async function addUniqueConstraint(
   let steps: PlanStep[] = [];
   if (existing) {
     expectType(operation, schema, table, name, existing.type, 'u');
+    await parser();
+    if (!sameUnique(existing.definition, list)) {
+      throw notOursError({
+        operation,
+        what: 'a constraint',
+        schema,
+        name,
+        table,
+        definition: existing.definition,
+        expected: `UNIQUE (${quoteColumns(list)})`,
+        option: `Choose another name with { name: '…' }.`,
+      });
+    }
   } else {
     const createSql = `CREATE UNIQUE INDEX CONCURRENTLY ${quoteIdentifier(name)} ON ${quoteQualified(schema, table)} (${quoteColumns(list)})`;
     steps = [
@@ -82,7 +96,8 @@ export async function addUniqueConstraint(
  *
  * SQL: `ALTER TABLE "s"."t" ADD CONSTRAINT "name" CHECK (<expression>) NOT VALID; ALTER TABLE "s"."t" VALIDATE CONSTRAINT "name"`
  *
- * The expression is a string checked to be one SQL expression, or `knex.raw(...)`.
+ * The expression is SQL: a string or `knex.raw(...)` parsed as one expression; the parser's
+ * rendering is what runs. A constraint of that name must be this CHECK to be resumed.
  *
  * Reverse: `ALTER TABLE "t" DROP CONSTRAINT "name"` (printed in the plan).
  * @example
@@ -99,15 +114,25 @@ export async function addCheckConstraint(
   const schema = await resolveSchema(knex, options.schema);
   assertIdentifier(name, 'constraint name');
   const check = await expressionSql(expression, 'check expression');
+  const addSql = buildStatement([check], ([c]) => `ALTER TABLE ${quoteQualified(schema, table)} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK ${c} NOT VALID`);
   const existing = await constraintInfo(knex, schema, table, name);
   let steps: PlanStep[];
   if (!existing) {
-    steps = [
-      { sql: `ALTER TABLE ${quoteQualified(schema, table)} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK (${check.sql}) NOT VALID`, transaction: 'inherit', description: 'check new writes only (brief lock)' },
-      validateStep(schema, table, name),
-    ];
+    steps = [{ sql: addSql, transaction: 'inherit', description: 'check new writes only (brief lock)' }, validateStep(schema, table, name)];
   } else {
     expectType(operation, schema, table, name, existing.type, 'c');
+    if (!sameExpression(checkExpression(existing.definition), check.node)) {
+      throw notOursError({
+        operation,
+        what: 'a constraint',
+        schema,
+        name,
+        table,
+        definition: existing.definition,
+        expected: `CHECK (${check.sql})`,
+        option: 'Give this CHECK another name.',
+      });
+    }
     steps = existing.validated ? [] : [validateStep(schema, table, name)];
   }
   return runPlan(knex, { operation, stage: 'post-deploy', steps, reverse: dropConstraintReverse(table, name) });
@@ -164,12 +189,13 @@ export async function addForeignKey(
   const name = options.name ?? generatedName([table, ...list, 'foreign']);
   assertIdentifier(name, 'constraint name');
   const actions = action('ON DELETE', options.onDelete) + action('ON UPDATE', options.onUpdate);
+  const clause = `FOREIGN KEY (${quoteColumns(list)}) REFERENCES ${quoteQualified(refSchema, refTable)} (${quoteColumns(refList)})${actions}`;
   const existing = await constraintInfo(knex, schema, table, name);
   let steps: PlanStep[];
   if (!existing) {
     steps = [
       {
-        sql: `ALTER TABLE ${quoteQualified(schema, table)} ADD CONSTRAINT ${quoteIdentifier(name)} FOREIGN KEY (${quoteColumns(list)}) REFERENCES ${quoteQualified(refSchema, refTable)} (${quoteColumns(refList)})${actions} NOT VALID`,
+        sql: `ALTER TABLE ${quoteQualified(schema, table)} ADD CONSTRAINT ${quoteIdentifier(name)} ${clause} NOT VALID`,
         transaction: 'inherit',
         description: 'check new writes only (brief lock on both tables)',
       },
@@ -177,6 +203,20 @@ export async function addForeignKey(
     ];
   } else {
     expectType(operation, schema, table, name, existing.type, 'f');
+    await parser();
+    const sameTable = existing.references?.schema === refSchema && existing.references.table === refTable;
+    if (!sameTable || !sameForeignKey(existing.definition, clause)) {
+      throw notOursError({
+        operation,
+        what: 'a constraint',
+        schema,
+        name,
+        table,
+        definition: existing.definition,
+        expected: clause,
+        option: `Choose another name with { name: '…' }.`,
+      });
+    }
     steps = existing.validated ? [] : [validateStep(schema, table, name)];
   }
   return runPlan(knex, { operation, stage: 'post-deploy', steps, reverse: dropConstraintReverse(table, name) });

@@ -4,7 +4,8 @@ import { assertIdentifier, generatedName, quoteIdentifier, quoteQualified } from
 import { indexInfo, resolveSchema, type SchemaOption } from './catalog.js';
 import type { OperationPlan, PlanStep } from './plan.js';
 import { runPlan } from './run.js';
-import { expressionSql, isRaw, rawToSql, type RawSql } from './sql.js';
+import { notOursError, sameIndex } from './ownership.js';
+import { buildStatement, expressionSql, isRaw, parser, type RawSql, type SqlPiece } from './sql.js';
 
 /** Options of {@link addIndexConcurrently}. */
 export interface AddIndexOptions extends SchemaOption {
@@ -12,7 +13,7 @@ export interface AddIndexOptions extends SchemaOption {
   readonly name?: string;
   /** A unique index. @default false */
   readonly unique?: boolean;
-  /** A partial index: the SQL predicate (a string checked to be one expression, or `knex.raw`). */
+  /** A partial index: the SQL predicate, a string or `knex.raw` parsed as one expression (its rendering, in parentheses, is what runs). */
   readonly where?: string | RawSql;
   /** The access method, e.g. `'gin'`. @default 'btree' (PostgreSQL's default, not written out) */
   readonly using?: string;
@@ -24,11 +25,13 @@ export function defaultIndexName(table: string, columns: readonly (string | RawS
   return generatedName([table, ...parts, unique ? 'unique' : 'index']);
 }
 
-function columnList(columns: string | readonly (string | RawSql)[]): { list: (string | RawSql)[]; sql: string } {
+async function columnList(columns: string | readonly (string | RawSql)[]): Promise<{ list: (string | RawSql)[]; pieces: SqlPiece[] }> {
   const list = typeof columns === 'string' ? [columns] : [...columns];
   if (list.length === 0) throw new ConfigError('An index needs at least one column.');
-  const sql = list.map((c) => (isRaw(c) ? `(${rawToSql(c)})` : quoteIdentifier(c, 'column'))).join(', ');
-  return { list, sql };
+  const pieces: SqlPiece[] = [];
+  // A column name is quoted; a knex.raw element is SQL, one expression, parenthesised as the grammar wants.
+  for (const c of list) pieces.push(isRaw(c) ? await expressionSql(c, 'index expression') : quoteIdentifier(c, 'column'));
+  return { list, pieces };
 }
 
 /** The statement that drops an INVALID leftover of a failed concurrent build, before building again. */
@@ -56,6 +59,23 @@ export async function concurrentIndexSteps(
       details: { operation, index: name },
     });
   }
+  if (existing) {
+    // Taken as done, or dropped as the leftover of an interrupted build, only when it is the
+    // index this operation builds: a user's index of the same name is never touched.
+    await parser();
+    if (!sameIndex(existing.definition, createSql)) {
+      throw notOursError({
+        operation,
+        what: existing.valid ? 'an index' : 'an INVALID index',
+        schema,
+        name,
+        table,
+        definition: existing.definition,
+        expected: createSql.replace(' CONCURRENTLY', ''),
+        option: `Choose another name with { name: '…' }, or drop or rename that index yourself if it is no longer wanted.`,
+      });
+    }
+  }
   if (existing?.valid) return [];
   const build: PlanStep = {
     sql: createSql,
@@ -72,8 +92,11 @@ export async function concurrentIndexSteps(
 /**
  * Builds an index without blocking writes (pre-deploy; a unique index is post-deploy, as it
  * tightens what writes are accepted). Runs outside any transaction. An INVALID index of the
- * same name, left by an earlier run that failed or was killed, is dropped concurrently first;
- * a valid one means the work is done.
+ * same name and definition, left by an earlier run that failed or was killed, is dropped
+ * concurrently first; a valid one means the work is done. An index of that name with another
+ * definition is a user's: the operation refuses and touches nothing.
+ *
+ * `where` and `knex.raw` elements of `columns` are SQL, each parsed as one expression.
  *
  * SQL: `[DROP INDEX CONCURRENTLY IF EXISTS "s"."name";] CREATE [UNIQUE] INDEX CONCURRENTLY "name" ON "s"."t" [USING m] ("c1", "c2") [WHERE …]`
  *
@@ -90,7 +113,7 @@ export async function addIndexConcurrently(
 ): Promise<OperationPlan> {
   const operation = 'addIndexConcurrently';
   const schema = await resolveSchema(knex, options.schema);
-  const { list, sql: cols } = columnList(columns);
+  const { list, pieces } = await columnList(columns);
   const unique = options.unique === true;
   const name = options.name ?? defaultIndexName(table, list, unique);
   assertIdentifier(name, 'index name');
@@ -99,8 +122,12 @@ export async function addIndexConcurrently(
     if (!/^[a-z_][a-z0-9_]*$/i.test(options.using)) throw new ConfigError(`addIndexConcurrently: using must be an access method name such as 'gin'; got ${JSON.stringify(options.using)}.`);
     using = ` USING ${quoteIdentifier(options.using.toLowerCase())}`;
   }
-  const where = options.where === undefined ? '' : ` WHERE ${(await expressionSql(options.where, 'where')).sql}`;
-  const createSql = `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${quoteIdentifier(name)} ON ${quoteQualified(schema, table)}${using} (${cols})${where}`;
+  if (options.where !== undefined) pieces.push(await expressionSql(options.where, 'where'));
+  const createSql = buildStatement(pieces, (sql) => {
+    const cols = sql.slice(0, list.length).join(', ');
+    const where = options.where === undefined ? '' : ` WHERE ${sql[list.length]}`;
+    return `CREATE ${unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY ${quoteIdentifier(name)} ON ${quoteQualified(schema, table)}${using} (${cols})${where}`;
+  });
   const steps = await concurrentIndexSteps(knex, operation, schema, table, name, createSql);
   return runPlan(knex, {
     operation,

@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import { MigrationError } from '../errors.js';
-import { generatedName, quoteIdentifier, quoteQualified } from '../identifiers.js';
+import { assertIdentifier, generatedName, quoteIdentifier, quoteQualified } from '../identifiers.js';
 import { columnInfo, constraintInfo, resolveSchema, serverVersionNum, type SchemaOption } from './catalog.js';
 import { validateStep } from './constraints.js';
+import { checkExpression, notOursError, sameExpression } from './ownership.js';
+import { expressionSql } from './sql.js';
 import { activeCaptureRecorder, type OperationPlan, type PlanStep } from './plan.js';
 import { runPlan } from './run.js';
 
@@ -15,6 +17,8 @@ export function notNullCheckName(table: string, column: string): string {
 export interface SetNotNullOptions extends SchemaOption {
   /** Use PostgreSQL 18's `NOT NULL … NOT VALID` constraint. @default true on PostgreSQL 18+, false before */
   readonly native?: boolean;
+  /** The name of the constraint that carries the NOT NULL while it is validated. @default `<table>_<column>_not_null` */
+  readonly name?: string;
 }
 
 async function nativeNotNull(knex: Knex, schema: string, table: string, column: string): Promise<{ name: string; validated: boolean } | null> {
@@ -37,6 +41,8 @@ async function nativeNotNull(knex: Knex, schema: string, table: string, column: 
  * in its own transaction (no write blocking), then `SET NOT NULL`, which PostgreSQL 12+ proves
  * from the valid CHECK without scanning, then the CHECK is dropped. On PostgreSQL 18: the
  * native `NOT NULL … NOT VALID` constraint, then `VALIDATE`. Resumes wherever an earlier run stopped.
+ * A constraint of that name that is not exactly `CHECK ("c" IS NOT NULL)` is a user's: the operation
+ * refuses (pass `{ name }` to use another) and never validates or drops it.
  *
  * SQL (< 18): `ALTER TABLE "s"."t" ADD CONSTRAINT "t_c_not_null" CHECK ("c" IS NOT NULL) NOT VALID;
  *  ALTER TABLE "s"."t" VALIDATE CONSTRAINT "t_c_not_null"; ALTER TABLE "s"."t" ALTER COLUMN "c" SET NOT NULL;
@@ -57,7 +63,8 @@ export async function setNotNull(knex: Knex, table: string, column: string, opti
   // plan as if it were there and nullable, which is what will be true when this one runs.
   if (!info && !activeCaptureRecorder()) throw new MigrationError(`setNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
   const target = quoteQualified(schema, table);
-  const name = notNullCheckName(table, column);
+  const name = options.name ?? notNullCheckName(table, column);
+  assertIdentifier(name, 'constraint name');
   const native = options.native ?? (await serverVersionNum(knex)) >= 180000;
   let steps: PlanStep[];
   if (native) {
@@ -73,6 +80,21 @@ export async function setNotNull(knex: Knex, table: string, column: string, opti
     }
   } else {
     const check = await constraintInfo(knex, schema, table, name);
+    if (check) {
+      const ours = await expressionSql(`${quoteIdentifier(column)} IS NOT NULL`, 'check expression');
+      if (check.type !== 'c' || !sameExpression(checkExpression(check.definition), ours.node)) {
+        throw notOursError({
+          operation,
+          what: 'a constraint',
+          schema,
+          name,
+          table,
+          definition: check.definition,
+          expected: `CHECK (${quoteIdentifier(column)} IS NOT NULL)`,
+          option: `Pass another name for the temporary CHECK: setNotNull(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)}, { name: '…' }).`,
+        });
+      }
+    }
     const addCheck: PlanStep = {
       sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK (${quoteIdentifier(column)} IS NOT NULL) NOT VALID`,
       transaction: 'inherit',

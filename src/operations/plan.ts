@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Stage } from '../stages.js';
 import { processSingleton } from '../process-singleton.js';
 import { shadowObserverOf } from '../analysis/shadow/observer.js';
+import { sendVerbatim } from '../runner/verbatim.js';
 
 /**
  * How a step relates to transactions:
@@ -14,8 +15,14 @@ export type StepTransaction = 'inherit' | 'none' | 'own';
 
 /** One statement of an operation's plan. */
 export interface PlanStep {
+  /** The statement, sent to PostgreSQL byte for byte as written (never through knex's binding rewriting). */
   readonly sql: string;
-  readonly bindings?: readonly unknown[];
+  /**
+   * The driver's values for `$1`, `$2`… in `sql` (a parameterised statement, e.g. a backfill
+   * batch after the last key), sent apart from the text: the plan shows `$1`, never an
+   * interpolated copy.
+   */
+  readonly values?: readonly unknown[];
   readonly transaction: StepTransaction;
   /** False for steps that only hold weak locks for a long time (index builds, VALIDATE): no statement timeout. @default true */
   readonly statementTimeout?: boolean;
@@ -63,9 +70,9 @@ export type StepExecutor = (knex: Knex, step: PlanStep, plan: OperationPlan) => 
 const executor = processSingleton<{ current: StepExecutor | null }>('step-executor', () => ({ current: null }));
 const defaultStepExecutor: StepExecutor = async (knex, step) => {
   if (step.transaction === 'own') {
-    return knex.transaction(async (trx) => trx.raw(step.sql, (step.bindings ?? []) as Knex.RawBinding[]));
+    return knex.transaction(async (trx) => sendVerbatim(trx, step.sql, step.values));
   }
-  return knex.raw(step.sql, (step.bindings ?? []) as Knex.RawBinding[]);
+  return sendVerbatim(knex, step.sql, step.values);
 };
 
 /** Installs the function that executes plan steps (the runner does, with timeouts and retries). @internal */

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import { MigrationError } from '../errors.js';
 import { generatedName, quoteIdentifier, quoteQualified } from '../identifiers.js';
-import { columnInfo, isTableKind, relationKind, resolveSchema, viewReadsFrom, type SchemaOption } from './catalog.js';
+import { columnInfo, isTableKind, relationKind, resolveSchema, viewDefinition, viewReadsFrom, type SchemaOption } from './catalog.js';
+import { passThroughView } from './ownership.js';
+import { parser } from './sql.js';
 import type { OperationPlan } from './plan.js';
 import { describeKind } from './rename-table.js';
 import { runPlan } from './run.js';
@@ -28,19 +30,40 @@ interface RenameState {
   readonly fromColumn: boolean;
   readonly toColumn: boolean;
   readonly hiddenHasTo: boolean;
+  /** The table's name is the view of Part 1: every column of the hidden table, and `to` also as `from`. */
   readonly viewOverHidden: boolean;
+  /** The view's definition, when the table's name is a view (for messages). */
+  readonly viewDefinition: string | null;
+}
+
+/** Is `definition` the view Part 1 creates: `SELECT *, "to" AS "from" FROM hidden`? */
+function isColumnRenameView(definition: string | null, hidden: string, from: string, to: string): boolean {
+  if (definition === null) return false;
+  const shape = passThroughView(definition);
+  if (!shape || shape.from !== hidden) return false;
+  const renamed = shape.columns.filter(([name, source]) => name !== source);
+  return renamed.length === 1 && renamed[0][0] === from && renamed[0][1] === to && shape.columns.some(([name]) => name === to);
 }
 
 async function renameState(knex: Knex, schema: string, table: string, from: string, to: string): Promise<RenameState> {
   const hidden = renamingTableName(table);
   const [tableKind, hiddenKind] = await Promise.all([relationKind(knex, schema, table), relationKind(knex, schema, hidden)]);
-  const [fromColumn, toColumn, hiddenHasTo, viewOverHidden] = await Promise.all([
+  const [fromColumn, toColumn, hiddenHasTo, readsHidden, definition] = await Promise.all([
     isTableKind(tableKind) ? columnInfo(knex, schema, table, from).then(Boolean) : false,
     isTableKind(tableKind) ? columnInfo(knex, schema, table, to).then(Boolean) : false,
     isTableKind(hiddenKind) ? columnInfo(knex, schema, hidden, to).then(Boolean) : false,
     tableKind === 'v' && isTableKind(hiddenKind) ? viewReadsFrom(knex, schema, table, hidden) : false,
+    tableKind === 'v' ? viewDefinition(knex, schema, table) : null,
   ]);
-  return { tableKind, hiddenKind, fromColumn, toColumn, hiddenHasTo, viewOverHidden };
+  await parser();
+  const viewOverHidden = readsHidden && isColumnRenameView(definition, hidden, from, to);
+  return { tableKind, hiddenKind, fromColumn, toColumn, hiddenHasTo, viewOverHidden, viewDefinition: definition };
+}
+
+/** What was found under the table's name, with a view's definition: for the errors of a state that is not the expected one. */
+function found(state: RenameState): string {
+  const definition = state.viewDefinition === null ? '' : ` (${state.viewDefinition.trim().replace(/\s+/g, ' ')})`;
+  return `${describeKind(state.tableKind)}${definition}`;
 }
 
 /**
@@ -88,7 +111,7 @@ export async function saferRenameColumnPart1(knex: Knex, table: string, from: st
   } else {
     throw stateError(
       operation,
-      `cannot rename ${quoteQualified(schema, table)}.${quoteIdentifier(from)} to ${quoteIdentifier(to)}: expected a table with column ${quoteIdentifier(from)} and no column ${quoteIdentifier(to)} (and no ${quoteQualified(schema, hidden)} from an unfinished rename); found ${describeKind(state.tableKind)}${state.hiddenKind ? ` and ${describeKind(state.hiddenKind)} ${quoteQualified(schema, hidden)}` : ''}. One column rename per table per deploy: finish the other with saferRenameColumnPart2 first.`,
+      `cannot rename ${quoteQualified(schema, table)}.${quoteIdentifier(from)} to ${quoteIdentifier(to)}: expected a table with column ${quoteIdentifier(from)} and no column ${quoteIdentifier(to)} (and no ${quoteQualified(schema, hidden)} from an unfinished rename); found ${found(state)}${state.hiddenKind ? ` and ${describeKind(state.hiddenKind)} ${quoteQualified(schema, hidden)}` : ''}. One column rename per table per deploy: finish the other with saferRenameColumnPart2 first.`,
     );
   }
   return runPlan(knex, {
@@ -126,7 +149,7 @@ export async function saferRenameColumnPart2(knex: Knex, table: string, from: st
   } else if (isTableKind(state.tableKind) && state.toColumn && state.hiddenKind === null) {
     steps = [];
   } else {
-    throw stateError(operation, `expected the view of saferRenameColumnPart1 over ${quoteQualified(schema, renamingTableName(table))}; found ${describeKind(state.tableKind)}. Run saferRenameColumnPart1 first.`);
+    throw stateError(operation, `expected the view of saferRenameColumnPart1 over ${quoteQualified(schema, renamingTableName(table))}; found ${found(state)}. Run saferRenameColumnPart1 first.`);
   }
   return runPlan(knex, {
     operation,
@@ -161,7 +184,7 @@ export async function revertSaferRenameColumnPart1(knex: Knex, table: string, fr
   } else if (isTableKind(state.tableKind) && state.fromColumn && !state.toColumn && state.hiddenKind === null) {
     steps = [];
   } else {
-    throw stateError(operation, `expected the view of saferRenameColumnPart1; found ${describeKind(state.tableKind)}.`);
+    throw stateError(operation, `expected the view of saferRenameColumnPart1; found ${found(state)}.`);
   }
   return runPlan(knex, { operation, stage: 'post-deploy', steps, reverse: `await saferRenameColumnPart1(knex, ${JSON.stringify(table)}, ${JSON.stringify(from)}, ${JSON.stringify(to)});` });
 }
@@ -188,7 +211,7 @@ export async function revertSaferRenameColumnPart2(knex: Knex, table: string, fr
   } else if (state.viewOverHidden && state.hiddenHasTo) {
     steps = [];
   } else {
-    throw stateError(operation, `expected the table ${quoteQualified(schema, table)} with column ${quoteIdentifier(to)}; found ${describeKind(state.tableKind)}.`);
+    throw stateError(operation, `expected the table ${quoteQualified(schema, table)} with column ${quoteIdentifier(to)}; found ${found(state)}.`);
   }
   return runPlan(knex, { operation, stage: 'pre-deploy', steps, reverse: `await saferRenameColumnPart2(knex, ${JSON.stringify(table)}, ${JSON.stringify(from)}, ${JSON.stringify(to)});` });
 }

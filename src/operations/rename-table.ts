@@ -1,12 +1,39 @@
 import type { Knex } from 'knex';
 import { MigrationError } from '../errors.js';
 import { quoteIdentifier, quoteQualified } from '../identifiers.js';
-import { isTableKind, relationKind, resolveSchema, viewReadsFrom, type SchemaOption } from './catalog.js';
+import { isTableKind, relationKind, resolveSchema, viewDefinition, viewReadsFrom, type SchemaOption } from './catalog.js';
+import { passThroughView } from './ownership.js';
 import { activeCaptureRecorder, type OperationPlan } from './plan.js';
 import { runPlan } from './run.js';
+import { parser } from './sql.js';
 
 function stateError(operation: string, message: string): MigrationError {
   return new MigrationError(`${operation}: ${message}`, { details: { operation } });
+}
+
+/**
+ * Is the view `view` the one Part 1 creates, `SELECT * FROM table` (every column passed through
+ * under its own name)? Only that view is ever dropped or taken as done. @internal
+ */
+export async function isRenameView(knex: Knex, schema: string, view: string, table: string): Promise<{ ours: boolean; definition: string | null }> {
+  const definition = await viewDefinition(knex, schema, view);
+  if (definition === null) return { ours: false, definition };
+  await parser();
+  const shape = passThroughView(definition);
+  const ours =
+    shape !== null &&
+    shape.from === table &&
+    shape.columns.length > 0 &&
+    shape.columns.every(([name, source]) => name === source) &&
+    (await viewReadsFrom(knex, schema, view, table));
+  return { ours, definition };
+}
+
+function notTheRenameView(operation: string, schema: string, view: string, table: string, definition: string | null): MigrationError {
+  return new MigrationError(
+    `${operation}: the view ${quoteQualified(schema, view)} is not the view of saferRenameTablePart1 (SELECT * FROM ${quoteQualified(schema, table)}):\n  found: ${definition?.trim().replace(/\s+/g, ' ') ?? '(no definition)'}\nknex-zd never drops or reuses an object it did not create; drop or rename that view yourself if it is no longer wanted.`,
+    { details: { operation, view, definition } },
+  );
 }
 
 /**
@@ -41,7 +68,9 @@ export async function saferRenameTablePart1(knex: Knex, from: string, to: string
     ];
   } else if (fromKind === null && isTableKind(toKind)) {
     steps = [{ sql: createView, transaction: 'inherit', description: 'the table is renamed already; create the view with the old name' }];
-  } else if (fromKind === 'v' && isTableKind(toKind) && (await viewReadsFrom(knex, schema, from, to))) {
+  } else if (fromKind === 'v' && isTableKind(toKind)) {
+    const view = await isRenameView(knex, schema, from, to);
+    if (!view.ours) throw notTheRenameView(operation, schema, from, to, view.definition);
     steps = [];
   } else {
     throw stateError(
@@ -82,9 +111,8 @@ export async function saferRenameTablePart2(knex: Knex, from: string, to: string
     throw stateError(operation, `the table ${quoteQualified(schema, to)} does not exist: run saferRenameTablePart1(knex, ${JSON.stringify(from)}, ${JSON.stringify(to)}) first.`);
   }
   if (fromKind === 'v') {
-    if (!(await viewReadsFrom(knex, schema, from, to))) {
-      throw stateError(operation, `the view ${oldName} does not read from ${quoteQualified(schema, to)}; it is not the view of saferRenameTablePart1, so it is left alone.`);
-    }
+    const view = await isRenameView(knex, schema, from, to);
+    if (!view.ours) throw notTheRenameView(operation, schema, from, to, view.definition);
     steps = [{ sql: `DROP VIEW ${oldName}`, transaction: 'inherit', description: 'drop the compatibility view' }];
   } else if (fromKind !== null) {
     throw stateError(operation, `${oldName} is ${describeKind(fromKind)}, not the view that Part 1 creates.`);
@@ -111,6 +139,8 @@ export async function revertSaferRenameTablePart1(knex: Knex, from: string, to: 
   const rename = `ALTER TABLE ${quoteQualified(schema, to)} RENAME TO ${quoteIdentifier(from)}`;
   let steps: OperationPlan['steps'];
   if (fromKind === 'v' && isTableKind(toKind)) {
+    const view = await isRenameView(knex, schema, from, to);
+    if (!view.ours) throw notTheRenameView(operation, schema, from, to, view.definition);
     steps = [{ sql: `DROP VIEW ${quoteQualified(schema, from)};\n${rename}`, transaction: 'inherit', description: 'drop the view and rename the table back, atomically' }];
   } else if (fromKind === null && isTableKind(toKind)) {
     steps = [{ sql: rename, transaction: 'inherit' }];
@@ -139,6 +169,9 @@ export async function revertSaferRenameTablePart2(knex: Knex, from: string, to: 
     steps = [{ sql: `CREATE VIEW ${quoteQualified(schema, from)} AS SELECT * FROM ${quoteQualified(schema, to)}`, transaction: 'inherit' }];
   } else if (fromKind !== 'v') {
     throw stateError(operation, `${quoteQualified(schema, from)} is ${describeKind(fromKind)}.`);
+  } else {
+    const view = await isRenameView(knex, schema, from, to);
+    if (!view.ours) throw notTheRenameView(operation, schema, from, to, view.definition);
   }
   return runPlan(knex, { operation, stage: 'pre-deploy', steps, reverse: `await saferRenameTablePart2(knex, ${JSON.stringify(from)}, ${JSON.stringify(to)});` });
 }

@@ -6,10 +6,7 @@ import { runnerContextFor } from './context.js';
 import { retryOnLockTimeout } from './retry.js';
 import { timeoutValues } from './timeout-sql.js';
 import { isTransaction, withStatementScope, withTimeouts } from './timeouts-client.js';
-
-function bindingsOf(step: PlanStep): Knex.RawBinding[] {
-  return (step.bindings ?? []) as Knex.RawBinding[];
-}
+import { sendVerbatim } from './verbatim.js';
 
 async function inTransaction(trx: Knex.Transaction, step: PlanStep, plan: OperationPlan): Promise<unknown> {
   // A shadow run trying the migration in a transaction learns here that it needs none.
@@ -31,11 +28,11 @@ async function inTransaction(trx: Knex.Transaction, step: PlanStep, plan: Operat
       "SELECT current_setting('statement_timeout') AS previous, set_config('statement_timeout', ?, true)",
       [values.statement ?? '0'],
     );
-    const result = await trx.raw(step.sql, bindingsOf(step));
+    const result = await sendVerbatim(trx, step.sql, step.values);
     await trx.raw("SELECT set_config('statement_timeout', ?, true)", [previous.rows[0].previous]);
     return result;
   }
-  return trx.raw(step.sql, bindingsOf(step));
+  return sendVerbatim(trx, step.sql, step.values);
 }
 
 /** The runner's step executor: timeouts on every step, lock-timeout retries where they are safe. */
@@ -54,7 +51,7 @@ export const runnerStepExecutor: StepExecutor = async (knex, step, plan) => {
         timed.transaction(async (trx) =>
           withStatementScope(
             { statementTimeout, retry: false, onBackend: (client, pid) => attempt.watch(client, pid) },
-            async () => trx.raw(step.sql, bindingsOf(step)),
+            async () => sendVerbatim(trx, step.sql, step.values),
           ),
         ),
       { context, scope: 'transaction', statement: () => step.sql },
@@ -62,7 +59,7 @@ export const runnerStepExecutor: StepExecutor = async (knex, step, plan) => {
   }
   return withStatementScope(
     { statementTimeout, retry: true, ...(step.cleanupBeforeRetry ? { cleanupBeforeRetry: step.cleanupBeforeRetry } : {}) },
-    async () => timed.raw(step.sql, bindingsOf(step)),
+    async () => sendVerbatim(timed, step.sql, step.values),
   );
 };
 

@@ -78,7 +78,8 @@ class Recorder {
   async recordPlan(plan: OperationPlan): Promise<void> {
     if (plan.steps.length === 0) this.emptyOperations.push({ name: plan.operation, stage: plan.stage });
     for (const step of plan.steps) {
-      const sql = step.bindings && step.bindings.length > 0 ? inlineBindings(step.sql, step.bindings) : step.sql;
+      // Exactly the text that will be sent: a parameterised step shows its `$n`, never a rendering of values.
+      const sql = step.sql;
       for (const statement of parseStatements(sql)) {
         await this.push(statement, {
           source: 'operation',

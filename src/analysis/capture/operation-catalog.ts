@@ -39,10 +39,18 @@ export async function modelIndexInfo(
 }
 
 /** A constraint by name on a table, or `null`. */
-export async function modelConstraintInfo(session: CaptureSession, schema: string, table: string, name: string): Promise<{ type: string; validated: boolean; definition: string } | null> {
+export async function modelConstraintInfo(
+  session: CaptureSession,
+  schema: string,
+  table: string,
+  name: string,
+): Promise<{ type: string; validated: boolean; definition: string; references: { schema: string; table: string } | null } | null> {
   await known(session, { schema, table });
   const constraint = session.model.relation({ schema, table })?.constraints.find((c) => c.name === name);
-  return constraint ? { type: constraint.type, validated: constraint.validated, definition: constraint.definition } : null;
+  if (!constraint) return null;
+  const target = constraint.references ? session.model.relationByKey(constraint.references) : null;
+  const references = target ? { schema: target.schema, table: target.name } : null;
+  return { type: constraint.type, validated: constraint.validated, definition: constraint.definition, references };
 }
 
 /** The primary key columns of a table, in key order. */
@@ -70,4 +78,10 @@ export async function modelReferencingForeignKeys(session: CaptureSession, schem
 export async function modelViewReadsFrom(session: CaptureSession, schema: string, view: string, table: string): Promise<boolean> {
   await known(session, { schema, table: view });
   return session.model.relation({ schema, table: view })?.reads.includes(relationKey(schema, table)) ?? false;
+}
+
+/** A view's definition (`pg_get_viewdef` form), or `null`. */
+export async function modelViewDefinition(session: CaptureSession, schema: string, view: string): Promise<string | null> {
+  await known(session, { schema, table: view });
+  return session.model.relation({ schema, table: view })?.viewDefinition ?? null;
 }

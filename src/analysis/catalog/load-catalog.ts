@@ -25,6 +25,7 @@ export const RELATIONS_SQL = `WITH wanted AS (
   SELECT x.indrelid FROM unnest($2::text[]) AS n JOIN pg_catalog.pg_index x ON x.indexrelid = pg_catalog.to_regclass(n)
 )
 SELECT ns.nspname AS schema, c.relname AS name, c.relkind AS kind, c.reltuples::float8 AS rows,
+  CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END AS view_definition,
   ((c.relpages::bigint + coalesce((SELECT sum(i.relpages) FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), 0)
     + coalesce((SELECT t.relpages FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0))
     * pg_catalog.current_setting('block_size')::bigint)::float8 AS bytes,
@@ -112,6 +113,7 @@ function toLoaded(row: Record<string, unknown>): LoadedRelation {
     constraints: json(row.constraints),
     referencedBy: json(row.referenced_by),
     reads: json(row.reads),
+    viewDefinition: typeof row.view_definition === 'string' ? row.view_definition : null,
     rows: row.rows === null || row.rows === undefined ? null : Number(row.rows),
     bytes: row.bytes === null || row.bytes === undefined ? null : Number(row.bytes),
   };

@@ -70,6 +70,8 @@ export interface ModelRelation {
   readonly referencedBy: Set<string>;
   /** For a view: keys of the relations its query reads. */
   readonly reads: readonly string[];
+  /** For a view: its query as `pg_get_viewdef` prints it (`SELECT *` expanded), when known. */
+  readonly viewDefinition: string | null;
   /** Estimated rows (`reltuples`, `-1` when never analysed), for sizes; `null` when created by a pending statement. */
   readonly rows: number | null;
   readonly bytes: number | null;
@@ -85,6 +87,7 @@ export interface LoadedRelation {
   readonly constraints: readonly ModelConstraint[];
   readonly referencedBy: readonly string[];
   readonly reads: readonly string[];
+  readonly viewDefinition: string | null;
   readonly rows: number | null;
   readonly bytes: number | null;
 }
@@ -147,6 +150,7 @@ export class SchemaModel {
         constraints: [...relation.constraints],
         referencedBy: new Set(relation.referencedBy),
         reads: relation.reads,
+        viewDefinition: relation.viewDefinition,
         rows: relation.rows,
         bytes: relation.bytes,
       });
@@ -289,7 +293,7 @@ export class SchemaModel {
   }
 
   /** A relation created by a statement (CREATE TABLE/VIEW…). */
-  createRelation(name: RelationName, kind: string, columnsKnown = true, reads: readonly string[] = []): ModelRelation {
+  createRelation(name: RelationName, kind: string, columnsKnown = true, reads: readonly string[] = [], viewDefinition: string | null = null): ModelRelation {
     const key = this.keyForCreate(name);
     const relation: ModelRelation = {
       schema: name.schema ?? this.currentSchema,
@@ -300,6 +304,7 @@ export class SchemaModel {
       constraints: [],
       referencedBy: new Set(),
       reads,
+      viewDefinition,
       rows: null,
       bytes: null,
     };

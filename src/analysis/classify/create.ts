@@ -72,7 +72,35 @@ export function classifyCreateView(statement: StatementBuilder, body: PgNode): v
   if (replace) statement.lock(view.display, 'ACCESS EXCLUSIVE');
   statement.object(view, null, replace ? 'alter' : 'create');
   const model = statement.input.model;
-  model?.createRelation(view, 'v', false, model ? readsOf(model, body.query) : []);
+  model?.createRelation(view, 'v', false, model ? readsOf(model, body.query) : [], model ? expandedView(model, body.query) : null);
+}
+
+/**
+ * The query of a view that passes columns of one relation through (`SELECT *, "a" AS "b" FROM t`),
+ * with `*` expanded from the model, as `pg_get_viewdef` prints it; `null` for anything else.
+ */
+function expandedView(model: SchemaModel, query: PgNode | undefined): string | null {
+  const select = query?.SelectStmt as PgNode | undefined;
+  const from = select?.fromClause as PgNode[] | undefined;
+  const range = from?.length === 1 ? (from[0].RangeVar as PgNode | undefined) : undefined;
+  if (!select || !range || typeof range.relname !== 'string') return null;
+  const source = model.relation(tableOf(range));
+  if (!source?.columnsKnown) return null;
+  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const targets: string[] = [];
+  for (const target of (select.targetList ?? []) as PgNode[]) {
+    const res = target.ResTarget as PgNode;
+    const fields = (res.val?.ColumnRef?.fields ?? []) as PgNode[];
+    if (fields.length === 1 && fields[0].A_Star) {
+      for (const column of source.columns.keys()) targets.push(quote(column));
+    } else if (fields.length >= 1 && fields.at(-1)?.String?.sval) {
+      const column = String(fields.at(-1)?.String?.sval);
+      targets.push(typeof res.name === 'string' && res.name !== column ? `${quote(column)} AS ${quote(res.name)}` : quote(column));
+    } else {
+      return null;
+    }
+  }
+  return `SELECT ${targets.join(', ')} FROM ${quote(range.relname)}`;
 }
 
 export function classifyCreateIndex(statement: StatementBuilder, body: PgNode): void {

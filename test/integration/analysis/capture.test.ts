@@ -43,7 +43,7 @@ test('captures builder, raw and operation statements without writing anything', 
           await executePlan(knex, {
             operation: 'exampleOperation',
             stage: 'pre-deploy',
-            steps: [{ sql: 'ALTER TABLE ?? VALIDATE CONSTRAINT ??', bindings: ['users', 'users_name_check'], transaction: 'own', statementTimeout: false }],
+            steps: [{ sql: 'ALTER TABLE "users" VALIDATE CONSTRAINT "users_name_check"', transaction: 'own', statementTimeout: false }],
           });
         },
         down: async () => {},

@@ -47,13 +47,13 @@ test('every operation plans its exact SQL, schema-qualified and quoted, without 
       `ALTER TABLE "public"."orders" ADD COLUMN "status" text DEFAULT E'it''s new' NOT NULL`,
     ]);
     t.deepEqual((await plan(() => addColumnWithDefault(k, 'orders', 'created_at', 'timestamptz', k.raw('now()'))))[0].sql, [
-      'ALTER TABLE "public"."orders" ADD COLUMN "created_at" timestamptz DEFAULT now()',
+      'ALTER TABLE "public"."orders" ADD COLUMN "created_at" timestamptz DEFAULT (now())',
     ]);
     t.deepEqual(await plan(() => addIndexConcurrently(k, 'orders', ['customer_id', 'total'], { where: 'total > 0' })), [
       {
         operation: 'addIndexConcurrently',
         stage: 'pre-deploy',
-        sql: ['CREATE INDEX CONCURRENTLY "orders_customer_id_total_index" ON "public"."orders" ("customer_id", "total") WHERE total > 0'],
+        sql: ['CREATE INDEX CONCURRENTLY "orders_customer_id_total_index" ON "public"."orders" ("customer_id", "total") WHERE (total > 0)'],
         transactions: ['none'],
       },
     ]);
@@ -131,8 +131,8 @@ test('every operation plans its exact SQL, schema-qualified and quoted, without 
     ]);
     const [fill] = await capturePlans(() => backfill(k, 'orders', { total: 0, note: k.raw('?', ['x']) }, { where: 'total IS NULL', batchSize: 500 }));
     t.deepEqual(sqlOf(fill), [
-      'WITH batch AS (SELECT "id" AS zd_key FROM "public"."orders" ORDER BY "id" LIMIT 500),\nupdated AS (UPDATE "public"."orders" AS zd_row SET "total" = 0, "note" = \'x\' WHERE zd_row."id" = ANY (ARRAY(SELECT zd_key FROM batch)) AND (total IS NULL) AND ROW(zd_row."total", zd_row."note") IS DISTINCT FROM ROW(0, \'x\') RETURNING 1)\nSELECT (SELECT max(zd_key) FROM batch) AS last_key, (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM updated) AS updated',
-      'WITH batch AS (SELECT "id" AS zd_key FROM "public"."orders" WHERE "id" > ? ORDER BY "id" LIMIT 500),\nupdated AS (UPDATE "public"."orders" AS zd_row SET "total" = 0, "note" = \'x\' WHERE zd_row."id" = ANY (ARRAY(SELECT zd_key FROM batch)) AND (total IS NULL) AND ROW(zd_row."total", zd_row."note") IS DISTINCT FROM ROW(0, \'x\') RETURNING 1)\nSELECT (SELECT max(zd_key) FROM batch) AS last_key, (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM updated) AS updated',
+      'WITH batch AS (SELECT "id" AS zd_key FROM "public"."orders" ORDER BY "id" LIMIT 500),\nupdated AS (UPDATE "public"."orders" AS zd_row SET "total" = 0, "note" = (\'x\') WHERE zd_row."id" = ANY (ARRAY(SELECT zd_key FROM batch)) AND (total IS NULL) AND ROW(zd_row."total", zd_row."note") IS DISTINCT FROM ROW(0, (\'x\')) RETURNING 1)\nSELECT (SELECT max(zd_key) FROM batch) AS last_key, (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM updated) AS updated',
+      'WITH batch AS (SELECT "id" AS zd_key FROM "public"."orders" WHERE "id" > $1 ORDER BY "id" LIMIT 500),\nupdated AS (UPDATE "public"."orders" AS zd_row SET "total" = 0, "note" = (\'x\') WHERE zd_row."id" = ANY (ARRAY(SELECT zd_key FROM batch)) AND (total IS NULL) AND ROW(zd_row."total", zd_row."note") IS DISTINCT FROM ROW(0, (\'x\')) RETURNING 1)\nSELECT (SELECT max(zd_key) FROM batch) AS last_key, (SELECT count(*) FROM batch) AS scanned, (SELECT count(*) FROM updated) AS updated',
     ]);
     // Nothing ran: the catalog is unchanged.
     t.false(await k.schema.hasColumn('orders', 'coupon'));

@@ -11,7 +11,7 @@ test.before(async () => {
 type Column = LoadedRelation['columns'][number];
 
 function relation(name: string, columns: Column[], extra: Partial<LoadedRelation> = {}): LoadedRelation {
-  return { schema: 'public', name, kind: 'r', columns, indexes: [], constraints: [], referencedBy: [], reads: [], rows: 1000, bytes: 8192, ...extra };
+  return { schema: 'public', name, kind: 'r', columns, indexes: [], constraints: [], referencedBy: [], reads: [], viewDefinition: null, rows: 1000, bytes: 8192, ...extra };
 }
 
 /** A model of a database with `users`, and `parent` ← `child` ← `other` linked by foreign keys. */
