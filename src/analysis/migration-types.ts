@@ -43,8 +43,13 @@ export interface StatementTrace {
   readonly values: readonly unknown[];
   /** False when the statement was recorded and not run: its effects reach beyond the shadow database. */
   readonly ran: boolean;
-  /** Why it was not run. */
+  /** Why it was not run: its effects reach beyond the shadow database. */
   readonly sandboxed: string | null;
+  /**
+   * True for a step of an operation's plan that the shadow run never reached (a backfill's next
+   * batch, when the shadow's tables hold no rows): shown as planned, not traced.
+   */
+  readonly notReached?: boolean;
   readonly durationMs: number | null;
   /** Locks the statement acquired; `null` when it ran outside a transaction, where they cannot be read after it. */
   readonly locks: readonly TracedLock[] | null;

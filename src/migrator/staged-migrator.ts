@@ -21,6 +21,8 @@ export interface StagedOptions {
 export interface AnalysisInfo {
   /** `'shadow'`: run and traced in a shadow database; `'capture'`: captured without running. */
   readonly mode: 'shadow' | 'capture';
+  /** How the shadow got the target's schema: a `pg_dump` copy, or a replay of the completed migrations. */
+  readonly schema: 'pg_dump' | 'replay' | null;
   /** Why there was no shadow database when the settings asked for one (one line, for stderr). */
   readonly notice: string | null;
 }
@@ -160,13 +162,24 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const skippedNames = new Set(skipped.map((m) => m.name));
       // In the shadow each migration ran after the ones before it in file order; when a skipped
       // migration came first, run the pre-deploy ones again on their own, as they will really run.
+      const conflicts = findStageOrderConflicts(reports, skippedNames);
       const firstSkipped = reports.findIndex((m) => skippedNames.has(m.name));
       if (analysis.mode === 'shadow' && firstSkipped >= 0 && run.some((m) => reports.indexOf(m) > firstSkipped)) {
         const again = await this.reports(pending.filter((m) => run.some((r) => r.name === m.name)), 'up', 'completed');
-        run = again.reports;
+        // A migration that ran after the skipped ones but fails without them depends on them,
+        // whatever the objects it names: that is a stage-order conflict, shown as one.
+        run = again.reports.map((report, i) => {
+          const before = run[i];
+          if (!report.error || before.error) return report;
+          if (!conflicts.some((c) => c.migration === report.name)) {
+            const dependsOn = reports.slice(0, reports.indexOf(before)).filter((m) => skippedNames.has(m.name)).at(-1)?.name ?? '';
+            conflicts.push({ migration: report.name, dependsOn, object: `what it needs (without it, in the shadow database: ${report.error.message.replace(/^it failed when run in the shadow database: /, '')})` });
+          }
+          return before;
+        });
       }
       const plan = this.plan('up', 'pre-deploy', run, skipped, analysis);
-      return { ...plan, conflicts: findStageOrderConflicts(reports, skippedNames) };
+      return { ...plan, conflicts };
     }
 
     async planRollback(options: StagedOptions & { all?: boolean } = {}): Promise<MigrationPlan> {
@@ -242,12 +255,13 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
           tableName: this.config.tableName,
           ...(this.config.schemaName ? { schemaName: this.config.schemaName } : {}),
           disableTransactions: transactionsDisabled,
+          loadExtensions: this.config.loadExtensions ?? [],
         });
         if (shadow instanceof ShadowSession) {
           try {
-            const all = (await this.allInfos()).map((info) => this.source.getMigrationName(info));
-            await shadow.replay(from === 'completed' ? completed : [], all);
-            return { reports: await shadow.analyse(inputs, direction), analysis: { mode: 'shadow', notice: null } };
+            const prepared = await shadow.prepare(from === 'completed' ? completed : [], from === 'completed' ? 'target' : 'empty');
+            const notice = prepared.notice && `knex-zd: the shadow database replays the completed migrations, because ${prepared.notice}; what no migration created is not in it.`;
+            return { reports: await shadow.analyse(inputs, direction), analysis: { mode: 'shadow', schema: prepared.schema, notice } };
           } finally {
             await shadow.close();
           }
@@ -261,7 +275,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
         const session = independent.has(input.name) ? await CaptureSession.open(this.knex) : shared;
         out.push(await analyzeMigration(this.knex, input, { direction, settings: this.settings, transactionsDisabled, session }));
       }
-      return { reports: out, analysis: { mode: 'capture', notice } };
+      return { reports: out, analysis: { mode: 'capture', schema: null, notice } };
     }
 
     private get source(): Knex.MigrationSource<unknown> {

@@ -4,6 +4,7 @@ import { ConfigError, MigrationError } from '../errors.js';
 import { quoteIdentifier, quoteQualified } from '../identifiers.js';
 import type { Stage } from '../stages.js';
 import { installRunner } from '../runner/step-executor.js';
+import { shadowObserverOf } from '../analysis/shadow/observer.js';
 import { primaryKey, resolveSchema, type SchemaOption } from './catalog.js';
 import { activeCaptureRecorder, executeStep, type OperationPlan, type PlanStep } from './plan.js';
 import { buildStatement, expressionSql, valueSql, type RawSql, type SqlPiece, type SqlValue } from './sql.js';
@@ -124,6 +125,7 @@ export async function backfill(
     await recorder.recordPlan(template);
     return template;
   }
+  shadowObserverOf(knex)?.observePlan(template);
   let progress: BackfillProgress = { batches: 0, scanned: 0, updated: 0, lastKey: null };
   for (;;) {
     const batch = progress.batches === 0 ? step(first) : step(next, [progress.lastKey]);

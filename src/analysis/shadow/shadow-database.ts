@@ -14,13 +14,14 @@ import { ConfigError } from '../../errors.js';
 /** A connection to a database: what node-postgres' `Client` takes. */
 export type ConnectionSettings = Record<string, unknown>;
 
-interface PgClient {
+/** A node-postgres client, as far as the shadow's set-up uses it. */
+export interface PgClient {
   connect(): Promise<unknown>;
   query(sql: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
   end(): Promise<void>;
 }
 
-type PgClientClass = new (settings: ConnectionSettings) => PgClient;
+export type PgClientClass = new (settings: ConnectionSettings) => PgClient;
 
 /** A shadow database ready to be filled. */
 export interface ShadowDatabase {
@@ -62,17 +63,18 @@ export function withDatabase(settings: ConnectionSettings, database: string): Co
   return { ...settings, database };
 }
 
-function driverOf(knex: Knex): PgClientClass | null {
+export function driverOf(knex: Knex): PgClientClass | null {
   const driver = knex.client.driver as { Client?: PgClientClass } | undefined;
   return driver?.Client ?? null;
 }
 
-function settingsOf(knex: Knex): ConnectionSettings | null {
+export function settingsOf(knex: Knex): ConnectionSettings | null {
   const settings = knex.client.connectionSettings as unknown;
   return typeof settings === 'object' && settings !== null ? (settings as ConnectionSettings) : null;
 }
 
-async function withClient<T>(Client: PgClientClass, settings: ConnectionSettings, fn: (client: PgClient) => Promise<T>): Promise<T> {
+/** Runs `fn` with a client of its own on `settings`, closed afterwards. */
+export async function withClient<T>(Client: PgClientClass, settings: ConnectionSettings, fn: (client: PgClient) => Promise<T>): Promise<T> {
   const client = new Client({ ...settings, application_name: 'knex-zero-downtime shadow' });
   await client.connect();
   try {
@@ -218,7 +220,7 @@ async function openScratch(target: Knex, Client: PgClientClass, settings: Connec
 }
 
 /** Drops every schema of a scratch database (with what is in it) and gives it a fresh `public`. */
-async function emptyDatabase(client: PgClient): Promise<void> {
+export async function emptyDatabase(client: PgClient): Promise<void> {
   const { rows } = await client.query(
     `SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1`,
   );

@@ -3,14 +3,16 @@
  * brought to the target's schema, through the same migrator and runner the real run uses, and
  * every statement is traced (see `tracer.ts`). The target is only read.
  *
- * How the shadow gets the target's schema: by replaying the completed migrations, as Prisma's
- * shadow database does, rather than copying the schema with `pg_dump`. Replay needs no client
- * binary of a matching major version (the deploy image of most apps has none, and a `pg_dump`
- * older than the server refuses to run), keeps extensions and everything the migrations create,
- * and is what the migrations themselves say the schema is. The extensions the target has that
- * no migration creates are created in the shadow too. What replay cannot reproduce (drift made by
- * hand on the target) is outside what the migrations describe; the plan still reads the target's
- * catalog for sizes.
+ * How the shadow gets the target's schema, in order of preference:
+ * - `pg_dump --schema-only` of the target, when a `pg_dump` of the server's major version or
+ *   newer is at hand: the schema exactly as it is, including what no migration created (a
+ *   schema loaded from a dump before the project adopted migrations, objects made by hand,
+ *   extensions);
+ * - otherwise, replaying the completed migrations (as Prisma's shadow database does): needs no
+ *   client binary (a deploy image often has none, and an older `pg_dump` refuses a newer server),
+ *   gives what the migrations say the schema is, and then creates the target's extensions that
+ *   no migration created. The plan says which way was used.
+ * `check` always replays every migration from an empty database.
  */
 import knexFactory, { type Knex } from 'knex';
 import type { MigrationModule, MigrationInput } from '../analyze-migration.js';
@@ -24,7 +26,8 @@ import type { Settings } from '../../config.js';
 import { prepareMigration } from '../../migrator/prepare-migration.js';
 import { StagedMigrationSource } from '../../migrator/staged-migration-source.js';
 import { isNeedsNoTransaction, setShadowObserver } from './observer.js';
-import { NoShadow, openShadowDatabase, type ShadowDatabase } from './shadow-database.js';
+import { dumpSchema, pgDumpFor, restoreSchema } from './schema-copy.js';
+import { driverOf, emptyDatabase, NoShadow, openShadowDatabase, settingsOf, withClient, type ShadowDatabase } from './shadow-database.js';
 import { setTracer, ShadowTracer, tracingClientClass, type Recording } from './tracer.js';
 
 /** What the shadow run needs of knex's migrator config. */
@@ -33,9 +36,21 @@ export interface ShadowMigratorConfig {
   readonly tableName: string;
   readonly schemaName?: string;
   readonly disableTransactions?: boolean;
+  /** The extensions the migration source lists (knex's `loadExtensions`). */
+  readonly loadExtensions?: readonly string[];
 }
 
 type ClientClass = new (config: Knex.Config) => Knex.Client;
+
+/** The SQLSTATE of an error or of the first cause that has one. */
+function sqlStateIn(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current && depth < 8; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
 
 /** SQLSTATEs of a replayed migration that used something an extension provides (a function, a type). */
 const MISSING_OBJECT = new Set(['42883', '42704']);
@@ -101,22 +116,63 @@ export class ShadowSession {
   }
 
   /**
-   * Brings the shadow to the target's schema: replays the `completed` migrations (untraced, the
-   * sandbox still on), records them with the target's batches, and creates the target's
-   * extensions that are still missing.
+   * Brings the shadow to the target's schema (see the top of this file): a copy of it when
+   * `pg_dump` can make one and the `completed` migrations are the target's, else a replay of
+   * `completed`. Records the completed migrations with the target's batches. Says how.
    */
-  async replay(completed: readonly string[], all: readonly string[]): Promise<void> {
+  async prepare(completed: readonly string[], from: 'target' | 'empty'): Promise<{ schema: 'pg_dump' | 'replay'; notice: string | null }> {
     this.tracer.recording = null;
-    const keep = new Set(completed);
-    const hidden = new Set(all.filter((name) => !keep.has(name)));
+    let notice: string | null = null;
+    if (from === 'target') {
+      const copied = await this.copySchema();
+      if (copied === true) {
+        await this.copyMigrationRows();
+        return { schema: 'pg_dump', notice: null };
+      }
+      notice = copied;
+    }
+    await this.replay(completed);
+    return { schema: 'replay', notice };
+  }
+
+  /** The target's schema through `pg_dump`: `true`, or why not (the shadow is left empty). */
+  private async copySchema(): Promise<true | string> {
+    const Client = driverOf(this.target);
+    const settings = settingsOf(this.target);
+    if (!Client || !settings) return 'the connection cannot be handed to pg_dump';
+    const major = Math.floor(this.tracer.model.serverVersionNum / 10_000);
+    const dump = await pgDumpFor(major);
+    if (!dump) return `no pg_dump of PostgreSQL ${major} or newer was found (install the PostgreSQL ${major} client, or set KNEX_ZD_PG_DUMP)`;
+    let text: string | null;
+    try {
+      text = await dumpSchema(dump, settings, this.settings.timeouts.lock ?? 5_000);
+    } catch (error) {
+      return `pg_dump failed: ${(error as Error).message.split('\n').slice(0, 3).join(' ')}`;
+    }
+    if (text === null) return 'the connection (a password function or SSL certificates) cannot be handed to pg_dump';
+    const failures = await withClient(Client, this.database.connection, (client) => restoreSchema(text, async (sql) => void (await client.query(sql))));
+    if (failures.length === 0) return true;
+    await withClient(Client, this.database.connection, (client) => emptyDatabase(client));
+    return `the copy of the schema failed in the shadow (${failures[0]}${failures.length > 1 ? `, and ${failures.length - 1} more` : ''})`;
+  }
+
+  /** Replays `completed` migrations in the shadow one by one (untraced; sandbox on; each tried in a transaction first). */
+  private async replay(completed: readonly string[]): Promise<void> {
     if (completed.length > 0) {
-      const source = new StagedMigrationSource(this.migrator.migrationSource, hidden, new Map());
-      try {
-        await this.shadow.migrate.latest(this.migratorConfig(source));
-      } catch (error) {
-        const code = (error as { code?: unknown }).code;
-        if (typeof code !== 'string' || !MISSING_OBJECT.has(code) || (await this.createMissingExtensions()) === 0) throw error;
-        await this.shadow.migrate.latest(this.migratorConfig(source));
+      const infos = await this.migrator.migrationSource.getMigrations([...(this.migrator.loadExtensions ?? [])]);
+      const byName = new Map(infos.map((info) => [this.migrator.migrationSource.getMigrationName(info), info]));
+      for (const name of completed) {
+        const info = byName.get(name);
+        if (info === undefined) throw new Error(`${name} is recorded as completed but its file is missing: the shadow cannot be brought to the target's schema.`);
+        const module = (await this.migrator.migrationSource.getMigration(info)) as MigrationModule;
+        const { error } = await this.runInShadow({ name, module }, 'up');
+        if (!error) continue;
+        const code = sqlStateIn(error);
+        if (code && MISSING_OBJECT.has(code) && (await this.createMissingExtensions()) > 0) {
+          const retry = await this.runInShadow({ name, module }, 'up');
+          if (!retry.error) continue;
+        }
+        throw new Error(`Replaying the completed migration ${name} in the shadow database failed: ${error.message}`, { cause: error });
       }
       await this.copyMigrationRows();
     }
@@ -130,6 +186,9 @@ export class ShadowSession {
 
   /** The shadow's `knex_migrations` gets the target's rows, so that batches (and rollbacks) are the target's. */
   private async copyMigrationRows(): Promise<void> {
+    const { tableName, schemaName } = this.migrator;
+    const exists = await (schemaName ? this.target.schema.withSchema(schemaName) : this.target.schema).hasTable(tableName);
+    if (!exists) return;
     const rows = (await this.table(this.target).select('name', 'batch', 'migration_time').orderBy('id')) as Array<Record<string, unknown>>;
     await this.table(this.shadow).del();
     for (let i = 0; i < rows.length; i += 500) await this.table(this.shadow).insert(rows.slice(i, i + 500));
@@ -168,39 +227,7 @@ export class ShadowSession {
     const unanalysable = unanalysableReport(migration, direction);
     if (unanalysable) return unanalysable;
     const module = migration.module as MigrationModule;
-    const disabled = this.migrator.disableTransactions === true;
-    const declared = typeof module.config?.transaction === 'boolean' ? module.config.transaction : undefined;
-    let transactional = declared === undefined ? !disabled : declared && !disabled;
-    let recording: Recording;
-    let error: Error | null = null;
-    for (;;) {
-      recording = { classifier: new MigrationClassifier(this.tracer.model), statements: [], emptyOperations: [], transactional };
-      this.tracer.recording = recording;
-      // A migration that declares `transaction: true` runs in one whatever it holds; the run says what fails.
-      this.tracer.probing = transactional && declared !== true;
-      const prepared = prepareMigration(module, migration.name, transactional, this.settings);
-      const source = new StagedMigrationSource(this.migrator.migrationSource, new Set(), new Map([[migration.name, prepared]]));
-      try {
-        const config = { ...this.migratorConfig(source), name: migration.name } as Knex.MigratorConfig;
-        await (direction === 'up' ? this.shadow.migrate.up(config) : this.shadow.migrate.down(config));
-        error = null;
-      } catch (thrown) {
-        if (isNeedsNoTransaction(thrown) && transactional) {
-          transactional = false;
-          continue;
-        }
-        const code = (thrown as { code?: unknown }).code;
-        error = new Error(
-          `it failed when run in the shadow database: ${(thrown as Error).message}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}. ` +
-            'It would most likely fail the same way on the target.',
-          { cause: thrown },
-        );
-      } finally {
-        this.tracer.recording = null;
-        this.tracer.probing = false;
-      }
-      break;
-    }
+    const { recording, error, transactional } = await this.runInShadow({ name: migration.name, module }, direction, true);
     const judged = judgeColumnChanges(recording.statements.map((s) => s.analysis));
     const found: FoundStatements = { statements: recording.statements.map((s, i) => ({ ...s, analysis: judged[i] })), error, emptyOperations: recording.emptyOperations };
     // The stage of a revert is the inverse of its `up`'s, which capture tells cheaply.
@@ -208,7 +235,55 @@ export class ShadowSession {
       direction === 'down' && downNeedsUp(migration, this.settings) && module.up
         ? await captureMigration(this.target, module.up, await CaptureSession.open(this.target))
         : found;
-    return buildReport(migration, direction, found, up, { settings: this.settings, transactionsDisabled: disabled, transaction: transactional, analysedBy: 'shadow' });
+    const transactionsDisabled = this.migrator.disableTransactions === true;
+    return buildReport(migration, direction, found, up, { settings: this.settings, transactionsDisabled, transaction: transactional, analysedBy: 'shadow' });
+  }
+
+  /**
+   * Runs one migration in the shadow as one batch, through the prepared module the real run
+   * uses. It is first tried in a transaction (unless it declares otherwise): a statement or a
+   * step that cannot run in one makes it run outside one, as knex-zd will run it for real.
+   */
+  private async runInShadow(
+    migration: { name: string; module: MigrationModule },
+    direction: Direction,
+    traced = false,
+  ): Promise<{ recording: Recording; error: Error | null; transactional: boolean }> {
+    const { module } = migration;
+    const disabled = this.migrator.disableTransactions === true;
+    const declared = typeof module.config?.transaction === 'boolean' ? module.config.transaction : undefined;
+    let transactional = declared === undefined ? !disabled : declared && !disabled;
+    // knex refuses a module without `down`; the missing-down check reports it, the shadow only needs `up`.
+    const runnable: MigrationModule = typeof module.down === 'function' ? module : { ...module, down: () => undefined };
+    for (;;) {
+      const recording: Recording = { classifier: new MigrationClassifier(this.tracer.model), statements: [], plans: [], emptyOperations: [], transactional };
+      this.tracer.recording = traced ? recording : null;
+      // A migration that declares `transaction: true` runs in one whatever it holds; the run says what fails.
+      this.tracer.probing = transactional && declared !== true;
+      const prepared = prepareMigration(runnable, migration.name, transactional, this.settings);
+      const source = new StagedMigrationSource(this.migrator.migrationSource, new Set(), new Map([[migration.name, prepared]]));
+      try {
+        const config = { ...this.migratorConfig(source), name: migration.name } as Knex.MigratorConfig;
+        await (direction === 'up' ? this.shadow.migrate.up(config) : this.shadow.migrate.down(config));
+        if (traced) this.tracer.completePlans(recording);
+        return { recording, error: null, transactional };
+      } catch (thrown) {
+        if (isNeedsNoTransaction(thrown) && transactional) {
+          transactional = false;
+          continue;
+        }
+        const code = sqlStateIn(thrown);
+        const error = new Error(
+          `it failed when run in the shadow database: ${(thrown as Error).message}${code ? ` (SQLSTATE ${code})` : ''}. ` +
+            'It would most likely fail the same way on the target.',
+          { cause: thrown },
+        );
+        return { recording, error, transactional };
+      } finally {
+        this.tracer.recording = null;
+        this.tracer.probing = false;
+      }
+    }
   }
 
   /** Closes the shadow's connections and drops it when it is a temporary one. */

@@ -11,7 +11,7 @@ import type { Knex } from 'knex';
 import { loadRelations, type CatalogQuery } from '../catalog/load-catalog.js';
 import type { SchemaModel } from '../catalog/schema-model.js';
 import { statementRefs } from '../catalog/statement-refs.js';
-import type { MigrationClassifier } from '../classify/index.js';
+import { MigrationClassifier } from '../classify/index.js';
 import { judgeRead } from '../capture/read-policy.js';
 import type { CapturedStatement, StatementTrace, TracedLock } from '../migration-types.js';
 import { parseStatements, type ParsedStatement } from '../parser.js';
@@ -25,6 +25,8 @@ import { sandboxVerdict } from './sandbox.js';
 export interface Recording {
   readonly classifier: MigrationClassifier;
   readonly statements: CapturedStatement[];
+  /** The operations' plans, as they were about to run. */
+  readonly plans: OperationPlan[];
   readonly emptyOperations: Array<{ name: string; stage: Stage }>;
   /** True when knex runs the migration inside a transaction of its own. */
   readonly transactional: boolean;
@@ -45,6 +47,38 @@ export class ShadowTracer implements ShadowObserver {
 
   observePlan(plan: OperationPlan): void {
     if (plan.steps.length === 0) this.recording?.emptyOperations.push({ name: plan.operation, stage: plan.stage });
+    this.recording?.plans.push(plan);
+  }
+
+  /**
+   * Adds the steps of the observed plans that never ran (a backfill's next batch over empty
+   * tables), after the last statement of their operation: the plan shows what will run.
+   */
+  completePlans(recording: Recording): void {
+    for (const plan of recording.plans) {
+      const sent = new Set(recording.statements.filter((s) => s.operation?.name === plan.operation).map((s) => s.trace?.sent));
+      const missing = plan.steps.filter((step) => !sent.has(step.sql));
+      if (missing.length === 0) continue;
+      let at = recording.statements.findLastIndex((s) => s.operation?.name === plan.operation) + 1;
+      if (at === 0) at = recording.statements.length;
+      for (const step of missing) {
+        const parsed = parseStatements(step.sql);
+        const analyses = recording.classifier.classify(parsed);
+        const trace: StatementTrace = { sent: step.sql, values: step.values ?? [], ran: false, sandboxed: null, notReached: true, durationMs: null, locks: null, newStorage: null, rebuiltIndexes: null, error: null, together: parsed.length };
+        const entries: CapturedStatement[] = analyses.map((analysis) => ({
+          sql: analysis.sql,
+          source: 'operation',
+          operation: { name: plan.operation, stage: plan.stage },
+          stepTransaction: step.transaction,
+          statementTimeout: step.statementTimeout !== false,
+          inExplicitTransaction: false,
+          analysis,
+          trace,
+        }));
+        recording.statements.splice(at, 0, ...entries);
+        at += entries.length;
+      }
+    }
   }
 
   isBookkeeping(statements: readonly ParsedStatement[]): boolean {
@@ -228,10 +262,15 @@ export function tracingClientClass(base: ClientClass): ClientClass {
       const parsed = parseStatements(obj.sql);
       const nodes = parsed.filter((p): p is ParsedStatement & { ok: true } => p.ok);
       if (!recording) {
-        // Replaying completed migrations: untraced, but the sandbox holds all the same.
+        // Replaying completed migrations: untraced, but the sandbox holds all the same, and a
+        // migration tried in a transaction still learns that it needs none.
         if (nodes.some((n) => !sandboxVerdict(n.node).run)) {
           tracer.skippedInReplay++;
           return { ...obj, response: emptyResponse(obj.sql) };
+        }
+        if (tracer.probing && (connection as PgConnection).getTransactionStatus?.() === 'T') {
+          const outside = new MigrationClassifier(null).classify(parsed).find((a) => !a.transactional);
+          if (outside) throw new NeedsNoTransactionError(outside.summary);
         }
         return super._query(connection, obj);
       }

@@ -189,6 +189,13 @@ exports.down = (knex) => knex.schema.alterTable('users', (t) => { t.dropColumn('
 
 test('every migrate command refuses an ambiguous migration before touching the database', async (t) => {
   const { db, project } = await setup({
+    'migrations/20240101000000_accounts.js': `
+exports.up = async (knex) => {
+  await knex.schema.createTable('accounts', (t) => { t.increments('id'); });
+  await knex.schema.createTable('legacy_accounts', (t) => { t.increments('id'); });
+};
+exports.down = async (knex) => { await knex.schema.dropTable('legacy_accounts'); await knex.schema.dropTable('accounts'); };
+`,
     'migrations/20250101000000_mixed.js': `
 exports.up = async (knex) => {
   await knex.schema.alterTable('accounts', (t) => { t.string('email'); });
@@ -201,14 +208,18 @@ exports.down = () => {};
     await db.drop();
     await project.remove();
   });
+  t.is((await project.run(['migrate:up'])).code, 0);
+  const schema = async () =>
+    (await db.knex.raw(`select table_name, column_name from information_schema.columns where table_schema = 'public' order by 1, 2`)).rows;
+  const before = await schema();
   for (const args of [['migrate:latest'], ['migrate:latest', '--pre-deploy'], ['migrate:up']]) {
     const result = await project.run(args);
     t.is(result.code, 1, args.join(' '));
     t.regex(result.stderr, /\[ambiguous-stage\] 20250101000000_mixed\.js: 20250101000000_mixed\.js mixes pre-deploy statements/);
     t.regex(result.stderr, /export const config = \{ stage: 'pre-deploy' \}/);
   }
-  const tables = await db.knex.raw(`select count(*)::int as n from pg_tables where schemaname = 'public'`);
-  t.deepEqual(tables.rows, [{ n: 0 }]);
+  t.deepEqual(await schema(), before);
+  t.deepEqual(await applied(db), ['accounts.js']);
 
   const check = await project.run(['check', '--json']);
   t.is(check.code, 1);
