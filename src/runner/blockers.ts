@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { openSideConnection, type SideConnection } from './side-connection.js';
 
 /** A session that holds a lock the migration waits for. */
 export interface BlockingProcess {
@@ -27,24 +28,16 @@ FROM unnest(pg_catalog.pg_blocking_pids($1)) AS blocker(pid)
 JOIN pg_catalog.pg_stat_activity b ON b.pid = blocker.pid
 ORDER BY duration_ms DESC NULLS LAST`;
 
-interface PgClientLike {
-  connect(): Promise<unknown>;
-  query(sql: string, values: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-  end(): Promise<void>;
-}
-
 /**
  * Reads the blockers of `pid` on a connection of its own: the pool may be exhausted, or
  * pinned to the very migration that is waiting.
  */
 export async function findBlockers(client: Knex.Client, pid: number): Promise<BlockingProcess[]> {
-  const driver = client.driver as { Client?: new (settings: unknown) => PgClientLike } | undefined;
-  const settings = client.connectionSettings;
-  if (!driver?.Client || typeof settings !== 'object' || settings === null) return [];
-  const pg = new driver.Client({ ...settings, application_name: 'knex-zero-downtime blocker report' });
+  let pg: SideConnection | null = null;
   try {
-    await pg.connect();
-    const { rows } = await pg.query(BLOCKERS_SQL, [pid]);
+    pg = await openSideConnection(client, 'knex-zero-downtime blocker report');
+    if (!pg) return [];
+    const { rows } = (await pg.query(BLOCKERS_SQL, [pid])) as { rows: Record<string, unknown>[] };
     return rows.map((row) => ({
       pid: Number(row.pid),
       state: (row.state as string | null) ?? null,
@@ -58,7 +51,7 @@ export async function findBlockers(client: Knex.Client, pid: number): Promise<Bl
     // The report is evidence for a message; failing to get it must not hide the real error.
     return [];
   } finally {
-    await pg.end().catch(() => undefined);
+    await pg?.end().catch(() => undefined);
   }
 }
 

@@ -1,8 +1,8 @@
 import test from 'ava';
 import {
-  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_LOCK_SCHEDULE_MS,
+  DEFAULT_LOCK_TOTAL_MS,
   DEFAULT_QUORUM_TIMEOUT_MS,
-  DEFAULT_RETRIES,
   DEFAULT_STATEMENT_TIMEOUT_MS,
   parseSettings,
 } from '../../../src/config.js';
@@ -11,9 +11,11 @@ import { ConfigError } from '../../../src/errors.js';
 test('defaults are complete and frozen', (t) => {
   const settings = parseSettings(undefined);
   t.deepEqual(settings.stages, { override: {}, fallback: null });
-  t.is(settings.timeouts.lock, DEFAULT_LOCK_TIMEOUT_MS);
+  t.deepEqual(settings.timeouts.lockSchedule, DEFAULT_LOCK_SCHEDULE_MS);
+  t.is(settings.timeouts.lock, 500);
   t.is(settings.timeouts.statement, DEFAULT_STATEMENT_TIMEOUT_MS);
-  t.is(settings.timeouts.retries, DEFAULT_RETRIES);
+  t.is(settings.timeouts.retries, null);
+  t.is(settings.timeouts.total, DEFAULT_LOCK_TOTAL_MS);
   t.is(settings.quorum.backend, 'postgres');
   t.is(settings.quorum.timeout, DEFAULT_QUORUM_TIMEOUT_MS);
   t.false(settings.hotUpgrade.enabled);

@@ -16,21 +16,21 @@ test('backoff doubles from the first delay, caps at maxBackoff, and jitters betw
   t.is(backoffDelay(1000, settings, () => 1), 30000);
 });
 
-test('only a lock timeout is retried, and only while retries are left', (t) => {
-  t.is(retryDecision(lockError(), 0, 2), 'retry');
-  t.is(retryDecision(lockError(), 2, 2), 'give-up');
-  t.is(retryDecision(Object.assign(new Error('statement timeout'), { code: '57014' }), 0, 5), 'rethrow');
-  t.is(retryDecision(new Error('boom'), 0, 5), 'rethrow');
-  t.is(retryDecision(new Error('wrapped', { cause: lockError() }), 0, 1), 'retry');
+test('only a lock timeout is retried, and only when the attempt was not the last', (t) => {
+  t.is(retryDecision(lockError(), false), 'retry');
+  t.is(retryDecision(lockError(), true), 'give-up');
+  t.is(retryDecision(Object.assign(new Error('statement timeout'), { code: '57014' }), false), 'rethrow');
+  t.is(retryDecision(new Error('boom'), false), 'rethrow');
+  t.is(retryDecision(new Error('wrapped', { cause: lockError() }), false), 'retry');
 });
 
 test('timeout values: off leaves the server value, no-statement-timeout steps get 0', (t) => {
   const on = parseSettings({ timeouts: { lock: '2s', statement: '1min' } }).timeouts;
   const off = parseSettings({ timeouts: false }).timeouts;
-  t.deepEqual(timeoutValues(on, true), { lock: '2000ms', statement: '60000ms' });
-  t.deepEqual(timeoutValues(on, false), { lock: '2000ms', statement: '0' });
-  t.deepEqual(timeoutValues(off, true), { lock: null, statement: null });
-  t.deepEqual(timeoutValues(off, false), { lock: null, statement: '0' });
+  t.deepEqual(timeoutValues(on, on.lock, true), { lock: '2000ms', statement: '60000ms' });
+  t.deepEqual(timeoutValues(on, on.lock, false), { lock: '2000ms', statement: '0' });
+  t.deepEqual(timeoutValues(off, off.lock, true), { lock: null, statement: null });
+  t.deepEqual(timeoutValues(off, off.lock, false), { lock: null, statement: '0' });
 });
 
 test('the SET queries: local inside a transaction, session with the previous values read first outside', (t) => {
