@@ -26,14 +26,15 @@ export const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$/;
  * (PostgreSQL would round it to 0, which turns a timeout off); other fractions round to the
  * nearest millisecond; a value above {@link MAX_DURATION_MS} is refused.
  * @param option - the option's name, used in the error message.
+ * @param unit - the unit of a string without one (a number is always milliseconds).
  */
-export function parseDuration(value: unknown, option: string): number {
+export function parseDuration(value: unknown, option: string, unit: 'ms' | 's' = 'ms'): number {
   let ms: number | undefined;
   if (typeof value === 'number') {
     if (Number.isFinite(value) && value >= 0) ms = value;
   } else if (typeof value === 'string') {
     const match = DURATION_PATTERN.exec(value);
-    if (match) ms = Number(match[1]) * UNITS[match[2] ?? 'ms'];
+    if (match) ms = Number(match[1]) * UNITS[match[2] ?? unit];
   }
   if (ms === undefined || !Number.isFinite(ms)) {
     throw new ConfigError(

@@ -80,10 +80,9 @@ export function timeoutOverrides(values: ParsedFlags['values']): Record<string, 
 export function durationFlag(name: string, raw: string): number | false {
   const value = raw.trim();
   if (value === 'off') return false;
-  const match = DURATION_PATTERN.exec(value);
-  if (!match) {
+  if (!DURATION_PATTERN.test(value)) {
     throw new ConfigError(`--${name} must be a duration such as 2s, 500ms, 15min or 1h (a bare number means seconds), or off; got ${JSON.stringify(raw)}.`);
   }
-  const ms = parseDuration(match[2] === undefined ? `${match[1]}s` : value, `--${name}`);
+  const ms = parseDuration(value, `--${name}`, 's');
   return ms === 0 ? false : ms;
 }

@@ -120,7 +120,7 @@ export function lockTimeoutError(input: {
   const { context, blockers } = input;
   const lock = input.lockTimeout;
   const schedule = context.settings.timeouts.lockSchedule;
-  const escalated = input.attempts > 1 && schedule.length > 1 ? ` (the attempts waited ${schedule[0]}ms at first, growing to ${lock}ms)` : '';
+  const escalated = input.attempts > 1 && schedule.length > 1 ? `; the waits grew from ${schedule[0]}ms to ${lock}ms` : '';
   const who = context.name === null ? 'A safe operation' : `Migration ${JSON.stringify(context.name)} (${context.direction})`;
   const tries = input.attempts === 1 ? 'once' : `${input.attempts} times over ${seconds(input.elapsedMs)}`;
   const what =
@@ -132,7 +132,7 @@ export function lockTimeoutError(input: {
   const lines = [
     `${who} gave up waiting for a lock: the statement`,
     `  ${oneLine(input.statement)}`,
-    `timed out after lock_timeout ${lock === null ? '(server setting)' : `${lock}ms`}, ${tries}${input.attempts > 1 ? ` (${what})` : ''}${escalated}.`,
+    `timed out after lock_timeout ${lock === null ? '(server setting)' : `${lock}ms`}, ${tries}${input.attempts > 1 ? ` (${what}${escalated})` : ''}.`,
     'Waiting longer would queue every later query on that table behind the migration, which is an outage.',
   ];
   if (blockers.length > 0) {
@@ -151,8 +151,12 @@ export function lockTimeoutError(input: {
     'What to do: let the blocking transaction finish (or end it: ' +
       (pids.length > 0 ? pids.map((pid) => `SELECT pg_terminate_backend(${pid});`).join(' ') : 'SELECT pg_terminate_backend(<pid>);') +
       '), then run the migration again; or retry at a quieter time with more patience:',
-    "  zeroDowntime: { timeouts: { total: '10min' } }   // keeps each wait short, tries for longer",
-    "  zeroDowntime: { timeouts: { lock: '10s', retries: 10 } }   // or knex-zd migrate:latest --lock-timeout 10s --retries 10 (writers wait up to 10s each time)",
+    ...(schedule.length > 1
+      ? [
+          "  zeroDowntime: { timeouts: { total: '10min' } }   // the same short waits, for longer",
+          "  zeroDowntime: { timeouts: { lock: '10s', retries: 10 } }   // longer waits (writers queue behind each one), or knex-zd migrate:latest --lock-timeout 10s --retries 10",
+        ]
+      : ["  zeroDowntime: { timeouts: { lock: '10s', retries: 10 } }   // or knex-zd migrate:latest --lock-timeout 10s --retries 10"]),
   );
   const error = new LockTimeoutError(lines.join('\n'), {
     cause: input.cause,
