@@ -4,6 +4,8 @@
  * a transaction of its own, and refuses the statements that cannot run in one; other clients
  * keep reading the server's values the whole time.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import test from 'ava';
 import type { Knex } from 'knex';
 import { LockTimeoutError, TransactionPoolingError } from '../../../src/errors.js';
@@ -11,7 +13,7 @@ import { pinningOf } from '../../../src/runner/pooling.js';
 import { sendInternal, type QueryObject } from '../../../src/runner/internal-query.js';
 import { startPgBouncer, type PgBouncer } from '../../helpers/pgbouncer.js';
 import type { TestDatabase } from '../../helpers/db.js';
-import { createProject, knexfileSource } from '../../helpers/project.js';
+import { createProject, knexfileSource, ROOT } from '../../helpers/project.js';
 import { holdLock, indexesOf, knexOn, runOutside, watchSettings, withTables } from './support.js';
 
 async function withBouncer<T>(db: TestDatabase, poolMode: 'session' | 'transaction', fn: (bouncer: PgBouncer) => Promise<T>, poolSize = 4): Promise<T> {
@@ -242,6 +244,37 @@ exports.down = async () => {};
       t.is(report.leaked, 0);
       for (const [table, column] of [['a', 'one'], ['c', 'one'], ['b', 'two'], ['d', 'two'], ['b', 'three']]) {
         t.true(await db.knex.schema.hasColumn(table, column), `${table}.${column}`);
+      }
+    });
+  });
+});
+
+test('the README\'s knexfile of environments: through transaction pooling a concurrent build is refused and nothing changes; with --env migrate it runs', async (t) => {
+  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const knexfile = [...readme.matchAll(/^```js knexfile\n([\s\S]*?)^```$/gm)].map((m) => m[1]).find((code) => code.includes('DIRECT_DATABASE_URL'));
+  if (!knexfile) return t.fail('the README has no knexfile with DIRECT_DATABASE_URL');
+  await withTables('zdpool', async (db) => {
+    await withBouncer(db, 'transaction', async (bouncer) => {
+      const project = await createProject({
+        'knexfile.js': knexfile,
+        'migrations/001_index.js': `
+exports.up = (knex) => knex.raw('CREATE INDEX CONCURRENTLY a_n_index ON a (n)');
+exports.down = (knex) => knex.raw('DROP INDEX CONCURRENTLY a_n_index');
+`,
+      });
+      const env = { DATABASE_URL: bouncer.url, DIRECT_DATABASE_URL: db.url };
+      try {
+        const refused = await project.run(['migrate:latest', '--env', 'production'], env);
+        t.is(refused.code, 1, refused.stderr);
+        t.regex(refused.stderr, /Refusing to send a statement through a transaction-pooling connection \(/);
+        t.regex(refused.stderr, /\n {2}CREATE INDEX CONCURRENTLY a_n_index ON a \(n\)\n/);
+        t.regex(refused.stderr, /then run knex-zd migrate:latest --env migrate\./);
+        t.deepEqual(await indexesOf(db.knex, 'a'), { a_pkey: true });
+        const applied = await project.run(['migrate:latest', '--env', 'migrate'], env);
+        t.is(applied.code, 0, applied.stderr);
+        t.deepEqual(await indexesOf(db.knex, 'a'), { a_n_index: true, a_pkey: true });
+      } finally {
+        await project.remove();
       }
     });
   });
