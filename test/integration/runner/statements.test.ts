@@ -130,3 +130,23 @@ test('a transaction the migration opens with knex.transaction(): SET LOCAL per s
     }
   });
 });
+
+test('VALIDATE CONSTRAINT in the migration\'s own SQL runs without the statement timeout, as the operations\' step does; other statements keep it', async (t) => {
+  await withTables('zdstmt', async (db) => {
+    // A check slower than the 100ms statement timeout over 1,000 rows (a function that lies about being immutable).
+    await db.knex.raw("CREATE FUNCTION slow(v int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS 'BEGIN PERFORM pg_sleep(0.0005); RETURN v; END'");
+    const knex = knexOn(db.url);
+    const fast = { timeouts: { lock: '1s', statement: '100ms' } };
+    try {
+      await runOutside(knex, 'm', fast, async (k) => {
+        await k.raw('ALTER TABLE a ADD CONSTRAINT a_slow_check CHECK (slow(n) > 0) NOT VALID');
+        await k.raw('ALTER TABLE a VALIDATE CONSTRAINT a_slow_check');
+      });
+      const { rows } = await db.knex.raw<{ rows: { convalidated: boolean }[] }>("SELECT convalidated FROM pg_constraint WHERE conname = 'a_slow_check'");
+      t.true(rows[0].convalidated);
+      await t.throwsAsync(runOutside(knex, 'm', fast, (k) => k.raw('UPDATE a SET n = slow(n)')), { message: /statement timeout/ });
+    } finally {
+      await knex.destroy();
+    }
+  });
+});
