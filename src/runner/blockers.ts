@@ -28,6 +28,21 @@ FROM unnest(pg_catalog.pg_blocking_pids($1)) AS blocker(pid)
 JOIN pg_catalog.pg_stat_activity b ON b.pid = blocker.pid
 ORDER BY duration_ms DESC NULLS LAST`;
 
+async function readBlockers(pg: SideConnection, pid: number): Promise<BlockingProcess[]> {
+  const { rows } = (await pg.query(BLOCKERS_SQL, [pid])) as { rows: Record<string, unknown>[] };
+  return rows.map((row) => ({
+    pid: Number(row.pid),
+    state: (row.state as string | null) ?? null,
+    query: (row.query as string | null) ?? null,
+    durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
+    user: (row.user as string | null) ?? null,
+    applicationName: (row.application_name as string | null) ?? null,
+    locks: (row.locks as string | null) ?? null,
+  }));
+}
+
+const APPLICATION_NAME = 'knex-zero-downtime blocker report';
+
 /**
  * Reads the blockers of `pid` on a connection of its own: the pool may be exhausted, or
  * pinned to the very migration that is waiting.
@@ -35,18 +50,8 @@ ORDER BY duration_ms DESC NULLS LAST`;
 export async function findBlockers(client: Knex.Client, pid: number): Promise<BlockingProcess[]> {
   let pg: SideConnection | null = null;
   try {
-    pg = await openSideConnection(client, 'knex-zero-downtime blocker report');
-    if (!pg) return [];
-    const { rows } = (await pg.query(BLOCKERS_SQL, [pid])) as { rows: Record<string, unknown>[] };
-    return rows.map((row) => ({
-      pid: Number(row.pid),
-      state: (row.state as string | null) ?? null,
-      query: (row.query as string | null) ?? null,
-      durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
-      user: (row.user as string | null) ?? null,
-      applicationName: (row.application_name as string | null) ?? null,
-      locks: (row.locks as string | null) ?? null,
-    }));
+    pg = await openSideConnection(client, APPLICATION_NAME);
+    return pg ? await readBlockers(pg, pid) : [];
   } catch {
     // The report is evidence for a message; failing to get it must not hide the real error.
     return [];
@@ -62,26 +67,32 @@ export interface BlockerWatch {
 }
 
 /**
- * Takes snapshots of `pid`'s blockers while it waits: at a third and at two thirds of the lock
- * timeout. Once the timeout fires the lock wait is gone and `pg_blocking_pids` is empty, so the
- * evidence has to be gathered during the wait.
+ * Takes snapshots of `pid`'s blockers while it waits: at a quarter, a half and three quarters
+ * of the lock timeout. Once the timeout fires the lock wait is gone and `pg_blocking_pids` is
+ * empty, so the evidence has to be gathered during the wait. The connection is opened at once:
+ * opening one can take longer than a short lock timeout.
  */
 export function watchBlockers(client: Knex.Client, pid: number, lockTimeoutMs: number): BlockerWatch {
   let last: BlockingProcess[] = [];
+  let stopped = false;
+  const connection = openSideConnection(client, APPLICATION_NAME).catch(() => null);
   const pending: Promise<void>[] = [];
-  const timers = [lockTimeoutMs / 3, (2 * lockTimeoutMs) / 3].map((delay) =>
-    setTimeout(() => {
-      pending.push(
-        findBlockers(client, pid).then((found) => {
-          if (found.length > 0) last = found;
-        }),
-      );
-    }, delay),
-  );
+  const snapshot = () => {
+    pending.push(
+      connection.then(async (pg) => {
+        if (!pg || stopped) return;
+        const found = await readBlockers(pg, pid).catch(() => []);
+        if (found.length > 0) last = found;
+      }),
+    );
+  };
+  const timers = [lockTimeoutMs / 4, lockTimeoutMs / 2, (3 * lockTimeoutMs) / 4].map((delay) => setTimeout(snapshot, delay));
   return {
     async stop() {
       for (const timer of timers) clearTimeout(timer);
+      stopped = true;
       await Promise.all(pending);
+      await (await connection)?.end().catch(() => undefined);
       return last;
     },
   };

@@ -17,26 +17,29 @@ async function userInvalidIndex(db: TestDatabase): Promise<void> {
   await db.knex.raw('CREATE UNIQUE INDEX CONCURRENTLY user_broken ON a (n)').catch(() => undefined);
 }
 
-/** Samples whether `index` is seen INVALID while `run` runs. */
-async function seenInvalid(knex: Knex, index: string, run: () => Promise<unknown>): Promise<boolean> {
+/**
+ * Runs `build` while a writer's open transaction (its ROW EXCLUSIVE lock lets the build take its
+ * own lock and create the index, then makes it wait) blocks it; the writer ends once `index`
+ * has been seen INVALID, i.e. once the build has timed out after creating it.
+ */
+async function buildBehindWriter(db: TestDatabase, knex: Knex, index: string, build: (k: Knex) => Promise<unknown>): Promise<boolean> {
+  const writer = await holdLock(db.url, 'INSERT INTO a (n) VALUES (0)');
+  const outcome = runOutside(knex, 'm', RETRYING, build).then(
+    () => null,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
   let seen = false;
-  let running = true;
-  const watch = (async () => {
-    while (running) {
-      const { rows } = await knex.raw<{ rows: { valid: boolean }[] }>(
-        'SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ?',
-        [index],
-      );
-      if (rows[0]?.valid === false) seen = true;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
-  try {
-    await run();
-  } finally {
-    running = false;
-    await watch;
+  for (const deadline = Date.now() + 15_000; !seen && Date.now() < deadline; ) {
+    const { rows } = await db.knex.raw<{ rows: { valid: boolean }[] }>(
+      'SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ?',
+      [index],
+    );
+    seen = rows[0]?.valid === false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  await writer.release();
+  const error = await outcome;
+  if (error) throw error;
   return seen;
 }
 
@@ -47,11 +50,7 @@ for (const form of ['CREATE INDEX CONCURRENTLY a_n_index ON a (n)', 'CREATE INDE
       t.deepEqual(await indexesOf(db.knex, 'a'), { a_pkey: true, user_broken: false });
       const knex = knexOn(db.url);
       try {
-        // A ROW EXCLUSIVE lock lets the build take its own lock and create the index, then
-        // makes it wait for the writer's transaction to end.
-        const writer = await holdLock(db.url, 'INSERT INTO a (n) VALUES (0)', 1_500);
-        const invalid = await seenInvalid(db.knex, 'a_n_index', () => runOutside(knex, 'm', RETRYING, (k) => k.schema.raw(form)));
-        await writer.release();
+        const invalid = await buildBehindWriter(db, knex, 'a_n_index', (k) => k.schema.raw(form));
         t.true(invalid, 'the build timed out after creating its index at least once');
         t.deepEqual(await indexesOf(db.knex, 'a'), { a_n_index: true, a_pkey: true, user_broken: false });
       } finally {
@@ -66,8 +65,7 @@ test('an unnamed concurrent build: the leftover PostgreSQL named is found among 
     await userInvalidIndex(db);
     const knex = knexOn(db.url);
     try {
-      await holdLock(db.url, 'INSERT INTO a (n) VALUES (0)', 1_500);
-      const invalid = await seenInvalid(db.knex, 'a_note_idx', () => runOutside(knex, 'm', RETRYING, (k) => k.raw('CREATE INDEX CONCURRENTLY ON a (note)')));
+      const invalid = await buildBehindWriter(db, knex, 'a_note_idx', (k) => k.raw('CREATE INDEX CONCURRENTLY ON a (note)'));
       t.true(invalid, 'the build timed out after creating its index at least once');
       t.deepEqual(await indexesOf(db.knex, 'a'), { a_note_idx: true, a_pkey: true, user_broken: false });
     } finally {

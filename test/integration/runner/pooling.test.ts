@@ -137,10 +137,8 @@ test('transaction pooling: a raw string with its own BEGIN … COMMIT is refused
     const knex = knexOn(db.url, 1);
     try {
       const blocker = await holdLock(db.url, 'LOCK TABLE a IN ACCESS SHARE MODE', 1_000);
-      const started = Date.now();
       await runOutside(knex, 'm', {}, (k) => k.raw(sql));
-      t.true(Date.now() - started >= 900, 'waited for the blocker, retrying');
-      await blocker.release();
+      t.true(blocker.released, 'waited for the blocker, retrying');
       t.true(await db.knex.schema.hasColumn('a', 'own_tx'));
       const after = await knex.raw<{ rows: { l: string; s: string }[] }>("SELECT current_setting('lock_timeout') AS l, current_setting('statement_timeout') AS s");
       t.deepEqual(after.rows[0], { l: '0', s: '0' });
@@ -228,10 +226,9 @@ exports.down = async () => {};
         await holdLock(db.url, 'LOCK TABLE d IN ACCESS SHARE MODE', 3_000),
       ];
       try {
-        const started = Date.now();
         const result = await project.run(['migrate:latest']);
         t.is(result.code, 0, result.stderr);
-        t.true(Date.now() - started >= 2_500, 'the blocked migrations waited for the blockers, retrying');
+        t.true(blockers.every((b) => b.released), 'the blocked migrations waited for the blockers, retrying');
         // knex-zd has exited; other clients go on reading for a while.
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       } finally {

@@ -21,6 +21,8 @@ export async function withTables<T>(prefix: string, fn: (db: TestDatabase) => Pr
 /** A session that holds a lock in an open transaction (like a forgotten `BEGIN` in psql), directly on PostgreSQL. */
 export interface Blocker {
   readonly pid: number;
+  /** True once the release began: a statement that finishes after it has waited for the blocker. */
+  readonly released: boolean;
   release(): Promise<void>;
 }
 
@@ -36,15 +38,21 @@ export async function holdLock(url: string, sql: string, releaseAfterMs?: number
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   await client.query('BEGIN');
   await client.query(sql);
-  let released: Promise<void> | undefined;
+  let releasing: Promise<void> | undefined;
   const release = () =>
-    (released ??= (async () => {
+    (releasing ??= (async () => {
       clearTimeout(timer);
       await client.query('ROLLBACK').catch(() => undefined);
       await client.end().catch(() => undefined);
     })());
   const timer = releaseAfterMs === undefined ? undefined : setTimeout(() => void release(), releaseAfterMs);
-  return { pid: rows[0].pid, release };
+  return {
+    pid: rows[0].pid,
+    get released() {
+      return releasing !== undefined;
+    },
+    release,
+  };
 }
 
 /** What the watchers read. */
