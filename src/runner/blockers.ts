@@ -41,8 +41,6 @@ async function readBlockers(pg: SideConnection, pid: number): Promise<BlockingPr
   }));
 }
 
-const APPLICATION_NAME = 'knex-zero-downtime blocker report';
-
 /**
  * Reads the blockers of `pid` on a connection of its own: the pool may be exhausted, or
  * pinned to the very migration that is waiting.
@@ -50,7 +48,7 @@ const APPLICATION_NAME = 'knex-zero-downtime blocker report';
 export async function findBlockers(client: Knex.Client, pid: number): Promise<BlockingProcess[]> {
   let pg: SideConnection | null = null;
   try {
-    pg = await openSideConnection(client, APPLICATION_NAME);
+    pg = await openSideConnection(client);
     return pg ? await readBlockers(pg, pid) : [];
   } catch {
     // The report is evidence for a message; failing to get it must not hide the real error.
@@ -75,7 +73,7 @@ export interface BlockerWatch {
 export function watchBlockers(client: Knex.Client, pid: number, lockTimeoutMs: number): BlockerWatch {
   let last: BlockingProcess[] = [];
   let stopped = false;
-  const connection = openSideConnection(client, APPLICATION_NAME).catch(() => null);
+  const connection = openSideConnection(client).catch(() => null);
   const pending: Promise<void>[] = [];
   const snapshot = () => {
     pending.push(

@@ -73,7 +73,7 @@ async function check(client: Knex.Client, base: BaseQuery, connection: unknown):
   }
   let side: SideConnection | null = null;
   try {
-    side = await withTimeout(openSideConnection(client, 'knex-zero-downtime pooling check'), PROBE_TIMEOUT_MS, 'a second connection');
+    side = await withTimeout(openSideConnection(client), PROBE_TIMEOUT_MS, 'a second connection');
     if (!side) return { pinned: false, evidence: 'a connection through a pooler whose mode could not be checked (no connection settings to open a second connection with)' };
     let previous = first.pid;
     for (let round = 0; round < PROBE_ROUNDS; round++) {

@@ -13,15 +13,16 @@ interface PgClientLike extends SideConnection {
 
 /**
  * Opens a connection of its own with `client`'s settings, outside knex's pool (which may be
- * exhausted, or pinned to the very statement that waits). Nothing is set on it beyond
- * `application_name`, so through a transaction pooler it leaves nothing behind. Resolves to
- * `null` when the settings cannot be read (a connection function, say).
+ * exhausted, or pinned to the very statement that waits). Nothing is set on it, not even an
+ * `application_name`: pgbouncer in transaction pooling leaves a client's `application_name`
+ * on the server connection for the next client that has none. Resolves to `null` when the
+ * settings cannot be read (a connection function, say).
  */
-export async function openSideConnection(client: Knex.Client, applicationName: string): Promise<SideConnection | null> {
+export async function openSideConnection(client: Knex.Client): Promise<SideConnection | null> {
   const driver = client.driver as { Client?: new (settings: unknown) => PgClientLike } | undefined;
   const settings = client.connectionSettings;
   if (!driver?.Client || typeof settings !== 'object' || settings === null) return null;
-  const pg = new driver.Client({ ...settings, application_name: applicationName });
+  const pg = new driver.Client({ ...settings });
   pg.on('error', () => undefined);
   try {
     await pg.connect();

@@ -25,6 +25,8 @@ async function withBouncer<T>(db: TestDatabase, poolMode: 'session' | 'transacti
   }
 }
 
+const READ = "SELECT current_setting('lock_timeout') AS l, current_setting('statement_timeout') AS s, current_setting('application_name') AS a";
+
 /** The pinning verdict of one pooled connection of `knex`. */
 async function pinning(knex: Knex) {
   const client = knex.client as Knex.Client & { _query(c: unknown, o: QueryObject): Promise<QueryObject> };
@@ -277,26 +279,36 @@ exports.down = (knex) => knex.raw('DROP INDEX CONCURRENTLY a_n_index');
   });
 });
 
-test('the pooling check leaves nothing behind on the connection it checks', async (t) => {
-  await withTables('zdpool', async (db) => {
-    await withBouncer(db, 'session', async (bouncer) => {
-      const knex = knexOn(bouncer.url, 1);
-      try {
-        await pinning(knex);
-        const client = knex.client as Knex.Client & { _query(c: unknown, o: QueryObject): Promise<QueryObject> };
-        const connection = await client.acquireConnection();
-        try {
-          const [row] = await sendInternal((c, o) => client._query(c, o), connection, {
-            sql: "SELECT current_setting('lock_timeout') AS l, current_setting('statement_timeout') AS s, current_setting('application_name') AS a",
-            bindings: [],
-          });
-          t.deepEqual(row, { l: '0', s: '0', a: '' });
-        } finally {
-          await client.releaseConnection(connection);
-        }
-      } finally {
-        await knex.destroy();
-      }
+for (const mode of ['session', 'transaction'] as const) {
+  test(`the pooling check leaves nothing behind (${mode} pooling, one server connection): not on the connection it checks, not for the next client`, async (t) => {
+    await withTables('zdpool', async (db) => {
+      await withBouncer(
+        db,
+        mode,
+        async (bouncer) => {
+          const knex = knexOn(bouncer.url, 1);
+          try {
+            await pinning(knex);
+            const client = knex.client as Knex.Client & { _query(c: unknown, o: QueryObject): Promise<QueryObject> };
+            const connection = await client.acquireConnection();
+            try {
+              const [row] = await sendInternal((c, o) => client._query(c, o), connection, { sql: READ, bindings: [] });
+              t.deepEqual(row, { l: '0', s: '0', a: '' });
+            } finally {
+              await client.releaseConnection(connection);
+            }
+          } finally {
+            await knex.destroy();
+          }
+          const next = knexOn(bouncer.url, 1);
+          try {
+            t.deepEqual((await next.raw<{ rows: unknown[] }>(READ)).rows[0], { l: '0', s: '0', a: '' });
+          } finally {
+            await next.destroy();
+          }
+        },
+        mode === 'session' ? 2 : 1,
+      );
     });
   });
-});
+}

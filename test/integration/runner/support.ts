@@ -58,15 +58,16 @@ export async function holdLock(url: string, sql: string, releaseAfterMs?: number
 /** What the watchers read. */
 export interface SettingsReport {
   readonly reads: number;
-  /** Reads that saw a `lock_timeout` or `statement_timeout` other than the server's (`0`). */
+  /** Reads that saw a `lock_timeout`, `statement_timeout` or `application_name` other than the server's (`0`, `0`, empty). */
   readonly leaked: number;
   /** A few of the values seen by leaked reads. */
   readonly samples: readonly string[];
 }
 
 /**
- * `clients` connections on `url` that read `current_setting('lock_timeout')` and
- * `statement_timeout` in a loop, as any other client of a pooler would see them.
+ * `clients` connections on `url` that read `current_setting('lock_timeout')`,
+ * `statement_timeout` and `application_name` in a loop, as any other client of a pooler
+ * would see them. They set no `application_name` of their own (pgbouncer would pass it on).
  */
 export async function watchSettings(url: string, clients: number): Promise<{ stop(): Promise<SettingsReport> }> {
   let running = true;
@@ -75,8 +76,8 @@ export async function watchSettings(url: string, clients: number): Promise<{ sto
   const samples: string[] = [];
   const failures: Error[] = [];
   const connected = await Promise.all(
-    Array.from({ length: clients }, async (_, i) => {
-      const client = new pg.Client({ connectionString: url, application_name: `settings reader ${i}` });
+    Array.from({ length: clients }, async () => {
+      const client = new pg.Client({ connectionString: url });
       client.on('error', () => undefined);
       await client.connect();
       return client;
@@ -85,13 +86,13 @@ export async function watchSettings(url: string, clients: number): Promise<{ sto
   const loops = connected.map(async (client) => {
     try {
       while (running) {
-        const { rows } = await client.query<{ l: string; s: string }>(
-          "SELECT current_setting('lock_timeout') AS l, current_setting('statement_timeout') AS s",
+        const { rows } = await client.query<{ l: string; s: string; a: string }>(
+          "SELECT current_setting('lock_timeout') AS l, current_setting('statement_timeout') AS s, current_setting('application_name') AS a",
         );
         reads++;
-        if (rows[0].l !== '0' || rows[0].s !== '0') {
+        if (rows[0].l !== '0' || rows[0].s !== '0' || rows[0].a !== '') {
           leaked++;
-          if (samples.length < 5) samples.push(`${rows[0].l}/${rows[0].s}`);
+          if (samples.length < 5) samples.push(`${rows[0].l}/${rows[0].s}/${JSON.stringify(rows[0].a)}`);
         }
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
