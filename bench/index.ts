@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SECTIONS = ['operations', 'planning', 'quorum', 'hot-upgrade', 'analysis'] as const;
+const SECTIONS = ['operations', 'lock-wait', 'planning', 'quorum', 'hot-upgrade', 'analysis'] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 /** A section's outcome in the report. */
@@ -45,6 +45,11 @@ const RUNNERS: Record<SectionName, { file: string; exportName: string; run: (fn:
     file: 'operations.ts',
     exportName: 'benchOperations',
     run: (fn) => ({ serverUrl, quick, log }) => fn({ serverUrl, sizes: quick ? [10_000, 100_000] : [1_000_000, 5_000_000], log }),
+  },
+  'lock-wait': {
+    file: 'lock-wait.ts',
+    exportName: 'benchLockWait',
+    run: (fn) => ({ serverUrl, log }) => fn({ serverUrl, blockers: [1_000, 10_000], log }),
   },
   planning: {
     file: 'planning.ts',
@@ -131,6 +136,15 @@ export function ratioRows(sections: BenchReport['sections']): string[][] {
       `plain ÷ safe = ${num(r.ratio)}×`,
     ]);
   }
+  for (const r of rowsOf('lock-wait')) {
+    out.push([
+      'writer stall behind a blocked DDL',
+      `ALTER TABLE behind a ${num(Number(r.blockerMs) / 1000)} s transaction (default settings)`,
+      `${num(r.safeStallMs)} ms`,
+      `${num(r.plainStallMs)} ms`,
+      `plain ÷ knex-zd = ${num(r.ratio)}×`,
+    ]);
+  }
   for (const r of rowsOf('planning')) {
     out.push([
       'planning',
@@ -170,6 +184,12 @@ export function formatReport(report: BenchReport): string {
     table(
       ['operation', 'rows', 'safe stall ms', 'plain stall ms', 'plain/safe', 'safe run ms', 'plain run ms'],
       rows.map((r) => [String(r.operation), r.rows, r.safeStallMs, r.plainStallMs, `${num(r.ratio)}×`, r.safeDurationMs, r.plainDurationMs]),
+    ),
+  );
+  section('lock-wait', 'Writer stall behind a DDL that waits for a long transaction (default settings vs plain knex)', (rows) =>
+    table(
+      ['blocker', 'knex-zd stall ms', 'plain stall ms', 'plain/knex-zd', 'knex-zd ALTER done ms', 'plain ALTER done ms', 'writes knex-zd / plain'],
+      rows.map((r) => [`${num(Number(r.blockerMs) / 1000)} s`, r.safeStallMs, r.plainStallMs, `${num(r.ratio)}×`, r.safeDoneMs, r.plainDoneMs, `${num(r.safeWrites)} / ${num(r.plainWrites)}`]),
     ),
   );
   section('planning', 'Planning pending migrations (load, capture, classify, check)', (rows) =>

@@ -21,20 +21,31 @@ export interface ZeroDowntimeOptions {
      */
     fallback?: Stage | null;
   };
-  /** Lock and statement timeouts for migration statements; `false` turns them off. */
+  /**
+   * Lock and statement timeouts for migration statements, and retries after a lock timeout;
+   * `false` turns them off. Without `lock`, attempts follow an escalating schedule: short
+   * lock waits first (writers queued behind the migration wait at most that long), growing,
+   * with jittered pauses in between, until `total` has passed.
+   */
   timeouts?:
     | false
     | {
-        /** `lock_timeout` for each statement. @default '5s' */
-        lock?: Duration | false;
+        /**
+         * `lock_timeout` of each attempt: one duration for every attempt, or a list that
+         * escalates (attempt n uses the n-th value, the last one repeats); `false` turns it off.
+         * @default ['100ms', '200ms', '300ms', '400ms', '500ms']
+         */
+        lock?: Duration | readonly Duration[] | false;
         /** `statement_timeout` for each statement (index builds and VALIDATE are exempt). @default '15min' */
         statement?: Duration | false;
-        /** How many times a lock timeout is retried. @default 5 */
+        /** How many times a lock timeout is retried. @default 5 with a single `lock`; with a list, as many as `total` allows */
         retries?: number;
-        /** First backoff delay; doubles each retry, with jitter. @default '1s' */
+        /** Pause before the first retry; doubles each retry, with jitter. @default '1s' with a single `lock`, '50ms' with a list */
         backoff?: Duration;
-        /** Longest backoff delay. @default '30s' */
+        /** Longest pause between retries. @default '30s' with a single `lock`, '5s' with a list */
         maxBackoff?: Duration;
+        /** No retry starts once this long has passed since the first attempt. @default '1min' with a list; none with a single `lock` */
+        total?: Duration;
       };
   /** How several deployers agree on who applies the plan (`--quorum N`). */
   quorum?: {
@@ -70,13 +81,20 @@ export interface Settings {
     readonly fallbackIsDefault: boolean;
   };
   readonly timeouts: {
-    /** Milliseconds, or `null` when off. */
+    /** The longest `lock_timeout` of one attempt, in milliseconds, or `null` when off. */
     readonly lock: number | null;
+    /** `lock_timeout` of attempt 1, 2, … in milliseconds; the last one repeats. Empty when off. */
+    readonly lockSchedule: readonly number[];
     /** Milliseconds, or `null` when off. */
     readonly statement: number | null;
-    readonly retries: number;
+    /** Most retries after a lock timeout, or `null`: as many as `total` allows. */
+    readonly retries: number | null;
+    /** Pause before the first retry, in milliseconds (doubling, with jitter). */
     readonly backoff: number;
+    /** Longest pause, in milliseconds. */
     readonly maxBackoff: number;
+    /** No retry starts once this many milliseconds have passed since the first attempt; `null`: only `retries` bounds them. */
+    readonly total: number | null;
   };
   readonly quorum: {
     readonly backend: QuorumBackendName;
@@ -98,15 +116,25 @@ export type ShadowSetting =
 
 /** @default 'pre-deploy' */
 export const DEFAULT_STAGE_FALLBACK: Stage = 'pre-deploy';
-/** @default '5s' */
-export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
+/**
+ * `lock_timeout` of the attempts of the default, escalating policy: a DDL queued behind a
+ * blocker holds the writers queued behind it for at most this long per attempt.
+ * @default ['100ms', '200ms', '300ms', '400ms', '500ms']
+ */
+export const DEFAULT_LOCK_SCHEDULE_MS: readonly number[] = Object.freeze([100, 200, 300, 400, 500]);
+/** @default '1min' (with the escalating schedule) */
+export const DEFAULT_LOCK_TOTAL_MS = 60_000;
+/** @default '50ms' (with the escalating schedule) */
+export const DEFAULT_SCHEDULE_BACKOFF_MS = 50;
+/** @default '5s' (with the escalating schedule) */
+export const DEFAULT_SCHEDULE_MAX_BACKOFF_MS = 5_000;
 /** @default '15min' */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 15 * 60_000;
-/** @default 5 */
+/** @default 5 (with a single `timeouts.lock`) */
 export const DEFAULT_RETRIES = 5;
-/** @default '1s' */
+/** @default '1s' (with a single `timeouts.lock`) */
 export const DEFAULT_BACKOFF_MS = 1_000;
-/** @default '30s' */
+/** @default '30s' (with a single `timeouts.lock`) */
 export const DEFAULT_MAX_BACKOFF_MS = 30_000;
 /** @default '30min' */
 export const DEFAULT_QUORUM_TIMEOUT_MS = 30 * 60_000;
@@ -173,6 +201,66 @@ function integerOption(value: unknown, fallback: number, option: string, min: nu
   });
 }
 
+/** `lock_timeout` of the attempts, from `timeouts.lock`: `null` when not given (the default schedule applies), `[]` when off. */
+function lockScheduleOption(value: unknown, option: string): number[] | null {
+  if (value === undefined) return null;
+  if (value === false || value === null) return [];
+  if (!Array.isArray(value)) {
+    const ms = parseDuration(value, option);
+    return ms === 0 ? [] : [ms];
+  }
+  if (value.length === 0) {
+    throw new ConfigError(`${option} must list at least one duration (or be one duration, or false to turn lock timeouts off).`, {
+      details: { option },
+    });
+  }
+  return value.map((entry, index) => {
+    const ms = parseDuration(entry, `${option}[${index}]`);
+    if (ms === 0) {
+      throw new ConfigError(
+        `${option}[${index}] must be longer than 0: a lock_timeout of 0 waits for ever, queueing every later query on the table behind the migration. Leave it out, or turn lock timeouts off with ${option}: false.`,
+        { details: { option: `${option}[${index}]` } },
+      );
+    }
+    return ms;
+  });
+}
+
+function parseTimeouts(raw: unknown): Settings['timeouts'] {
+  const option = `${OPTION}.timeouts`;
+  if (raw === false) {
+    return { lock: null, lockSchedule: [], statement: null, retries: 0, backoff: DEFAULT_BACKOFF_MS, maxBackoff: DEFAULT_MAX_BACKOFF_MS, total: null };
+  }
+  const t = objectOption(raw, option);
+  rejectUnknownKeys(t, ['lock', 'statement', 'retries', 'backoff', 'maxBackoff', 'total'], option);
+  const given = lockScheduleOption(t.lock, `${option}.lock`);
+  const lockSchedule = given ?? [...DEFAULT_LOCK_SCHEDULE_MS];
+  // A single lock_timeout keeps the policy of earlier versions (a fixed wait, a count of
+  // retries, backoff from 1s); a list escalates, and its retries are bounded by time.
+  const escalating = lockSchedule.length > 1;
+  const backoff = t.backoff === undefined ? (escalating ? DEFAULT_SCHEDULE_BACKOFF_MS : DEFAULT_BACKOFF_MS) : parseDuration(t.backoff, `${option}.backoff`);
+  const maxBackoff =
+    t.maxBackoff === undefined
+      ? Math.max(backoff, escalating ? DEFAULT_SCHEDULE_MAX_BACKOFF_MS : DEFAULT_MAX_BACKOFF_MS)
+      : parseDuration(t.maxBackoff, `${option}.maxBackoff`);
+  if (maxBackoff < backoff) {
+    throw new ConfigError(`${option}.maxBackoff (${maxBackoff}ms) must not be shorter than ${option}.backoff (${backoff}ms).`, {
+      details: { option: `${option}.maxBackoff` },
+    });
+  }
+  const retries = t.retries === undefined ? (escalating ? null : DEFAULT_RETRIES) : integerOption(t.retries, 0, `${option}.retries`, 0);
+  const total = t.total === undefined ? (escalating ? DEFAULT_LOCK_TOTAL_MS : null) : parseDuration(t.total, `${option}.total`);
+  return {
+    lock: lockSchedule.length === 0 ? null : Math.max(...lockSchedule),
+    lockSchedule,
+    statement: optionalDuration(t.statement, DEFAULT_STATEMENT_TIMEOUT_MS, `${option}.statement`),
+    retries,
+    backoff,
+    maxBackoff,
+    total,
+  };
+}
+
 /**
  * Parses the untrusted `zeroDowntime` knexfile option into frozen, fully defaulted settings.
  * Throws a {@link ConfigError} naming the option at the first invalid value.
@@ -195,29 +283,7 @@ export function parseSettings(raw: unknown): Settings {
       ? null
       : stageOption(stagesRaw.fallback, `${OPTION}.stages.fallback`);
 
-  let timeouts: Settings['timeouts'];
-  if (root.timeouts === false) {
-    timeouts = { lock: null, statement: null, retries: 0, backoff: DEFAULT_BACKOFF_MS, maxBackoff: DEFAULT_MAX_BACKOFF_MS };
-  } else {
-    const t = objectOption(root.timeouts, `${OPTION}.timeouts`);
-    rejectUnknownKeys(t, ['lock', 'statement', 'retries', 'backoff', 'maxBackoff'], `${OPTION}.timeouts`);
-    const backoff = t.backoff === undefined ? DEFAULT_BACKOFF_MS : parseDuration(t.backoff, `${OPTION}.timeouts.backoff`);
-    const maxBackoff =
-      t.maxBackoff === undefined ? DEFAULT_MAX_BACKOFF_MS : parseDuration(t.maxBackoff, `${OPTION}.timeouts.maxBackoff`);
-    if (maxBackoff < backoff) {
-      throw new ConfigError(
-        `${OPTION}.timeouts.maxBackoff (${maxBackoff}ms) must not be shorter than ${OPTION}.timeouts.backoff (${backoff}ms).`,
-        { details: { option: `${OPTION}.timeouts.maxBackoff` } },
-      );
-    }
-    timeouts = {
-      lock: optionalDuration(t.lock, DEFAULT_LOCK_TIMEOUT_MS, `${OPTION}.timeouts.lock`),
-      statement: optionalDuration(t.statement, DEFAULT_STATEMENT_TIMEOUT_MS, `${OPTION}.timeouts.statement`),
-      retries: integerOption(t.retries, DEFAULT_RETRIES, `${OPTION}.timeouts.retries`, 0),
-      backoff,
-      maxBackoff,
-    };
-  }
+  const timeouts = parseTimeouts(root.timeouts);
 
   const q = objectOption(root.quorum, `${OPTION}.quorum`);
   rejectUnknownKeys(q, ['backend', 'url', 'timeout', 'lease'], `${OPTION}.quorum`);

@@ -66,6 +66,16 @@ export class LockTimeoutError extends ZeroDowntimeError {
   }
 }
 
+/**
+ * A statement that can only get its timeouts as session settings (it cannot run in a
+ * transaction block) was refused, before being sent, on a connection through transaction pooling.
+ */
+export class TransactionPoolingError extends ZeroDowntimeError {
+  constructor(message: string, options?: ZeroDowntimeErrorOptions) {
+    super('ZD_TRANSACTION_POOLING', message, options);
+  }
+}
+
 /** An identifier is empty, too long, or otherwise cannot be used safely. */
 export class IdentifierError extends ZeroDowntimeError {
   constructor(message: string, options?: ZeroDowntimeErrorOptions) {

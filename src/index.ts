@@ -16,6 +16,7 @@ export {
   CheckFailedError,
   MigrationError,
   LockTimeoutError,
+  TransactionPoolingError,
   IdentifierError,
   UnsafeOperationError,
   QuorumError,

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DURATION_PATTERN, parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 
 /** Option definitions in node's `parseArgs` form. */
@@ -65,14 +66,23 @@ export function timeoutOverrides(values: ParsedFlags['values']): Record<string, 
   const timeouts: Record<string, unknown> = {};
   const lock = stringFlag(values, 'lock-timeout');
   const statement = stringFlag(values, 'statement-timeout');
-  if (lock !== undefined) timeouts.lock = lock === 'off' || lock === '0' ? false : durationFlag(lock);
-  if (statement !== undefined) timeouts.statement = statement === 'off' || statement === '0' ? false : durationFlag(statement);
+  if (lock !== undefined) timeouts.lock = durationFlag('lock-timeout', lock);
+  if (statement !== undefined) timeouts.statement = durationFlag('statement-timeout', statement);
   const retries = integerFlag(values, 'retries', 0);
   if (retries !== undefined) timeouts.retries = retries;
   return Object.keys(timeouts).length > 0 ? { timeouts } : {};
 }
 
-/** A bare number in a duration flag means seconds, as `--quorum-timeout` does; units are allowed. */
-function durationFlag(raw: string): string {
-  return /^\d+(\.\d+)?$/.test(raw.trim()) ? `${raw.trim()}s` : raw;
+/**
+ * A duration flag in milliseconds, or `false` for `off` / `0`. A bare number means seconds, as
+ * `--quorum-timeout` does; units are allowed. Validated here, so that the error names the flag.
+ */
+export function durationFlag(name: string, raw: string): number | false {
+  const value = raw.trim();
+  if (value === 'off') return false;
+  if (!DURATION_PATTERN.test(value)) {
+    throw new ConfigError(`--${name} must be a duration such as 2s, 500ms, 15min or 1h (a bare number means seconds), or off; got ${JSON.stringify(raw)}.`);
+  }
+  const ms = parseDuration(value, `--${name}`, 's');
+  return ms === 0 ? false : ms;
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { openSideConnection, type SideConnection } from './side-connection.js';
 
 /** A session that holds a lock the migration waits for. */
 export interface BlockingProcess {
@@ -27,10 +28,17 @@ FROM unnest(pg_catalog.pg_blocking_pids($1)) AS blocker(pid)
 JOIN pg_catalog.pg_stat_activity b ON b.pid = blocker.pid
 ORDER BY duration_ms DESC NULLS LAST`;
 
-interface PgClientLike {
-  connect(): Promise<unknown>;
-  query(sql: string, values: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-  end(): Promise<void>;
+async function readBlockers(pg: SideConnection, pid: number): Promise<BlockingProcess[]> {
+  const { rows } = (await pg.query(BLOCKERS_SQL, [pid])) as { rows: Record<string, unknown>[] };
+  return rows.map((row) => ({
+    pid: Number(row.pid),
+    state: (row.state as string | null) ?? null,
+    query: (row.query as string | null) ?? null,
+    durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
+    user: (row.user as string | null) ?? null,
+    applicationName: (row.application_name as string | null) ?? null,
+    locks: (row.locks as string | null) ?? null,
+  }));
 }
 
 /**
@@ -38,27 +46,15 @@ interface PgClientLike {
  * pinned to the very migration that is waiting.
  */
 export async function findBlockers(client: Knex.Client, pid: number): Promise<BlockingProcess[]> {
-  const driver = client.driver as { Client?: new (settings: unknown) => PgClientLike } | undefined;
-  const settings = client.connectionSettings;
-  if (!driver?.Client || typeof settings !== 'object' || settings === null) return [];
-  const pg = new driver.Client({ ...settings, application_name: 'knex-zero-downtime blocker report' });
+  let pg: SideConnection | null = null;
   try {
-    await pg.connect();
-    const { rows } = await pg.query(BLOCKERS_SQL, [pid]);
-    return rows.map((row) => ({
-      pid: Number(row.pid),
-      state: (row.state as string | null) ?? null,
-      query: (row.query as string | null) ?? null,
-      durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
-      user: (row.user as string | null) ?? null,
-      applicationName: (row.application_name as string | null) ?? null,
-      locks: (row.locks as string | null) ?? null,
-    }));
+    pg = await openSideConnection(client);
+    return pg ? await readBlockers(pg, pid) : [];
   } catch {
     // The report is evidence for a message; failing to get it must not hide the real error.
     return [];
   } finally {
-    await pg.end().catch(() => undefined);
+    await pg?.end().catch(() => undefined);
   }
 }
 
@@ -69,26 +65,32 @@ export interface BlockerWatch {
 }
 
 /**
- * Takes snapshots of `pid`'s blockers while it waits: at a third and at two thirds of the lock
- * timeout. Once the timeout fires the lock wait is gone and `pg_blocking_pids` is empty, so the
- * evidence has to be gathered during the wait.
+ * Takes snapshots of `pid`'s blockers while it waits: at a quarter, a half and three quarters
+ * of the lock timeout. Once the timeout fires the lock wait is gone and `pg_blocking_pids` is
+ * empty, so the evidence has to be gathered during the wait. The connection is opened at once:
+ * opening one can take longer than a short lock timeout.
  */
 export function watchBlockers(client: Knex.Client, pid: number, lockTimeoutMs: number): BlockerWatch {
   let last: BlockingProcess[] = [];
+  let stopped = false;
+  const connection = openSideConnection(client).catch(() => null);
   const pending: Promise<void>[] = [];
-  const timers = [lockTimeoutMs / 3, (2 * lockTimeoutMs) / 3].map((delay) =>
-    setTimeout(() => {
-      pending.push(
-        findBlockers(client, pid).then((found) => {
-          if (found.length > 0) last = found;
-        }),
-      );
-    }, delay),
-  );
+  const snapshot = () => {
+    pending.push(
+      connection.then(async (pg) => {
+        if (!pg || stopped) return;
+        const found = await readBlockers(pg, pid).catch(() => []);
+        if (found.length > 0) last = found;
+      }),
+    );
+  };
+  const timers = [lockTimeoutMs / 4, lockTimeoutMs / 2, (3 * lockTimeoutMs) / 4].map((delay) => setTimeout(snapshot, delay));
   return {
     async stop() {
       for (const timer of timers) clearTimeout(timer);
+      stopped = true;
       await Promise.all(pending);
+      await (await connection)?.end().catch(() => undefined);
       return last;
     },
   };

@@ -4,7 +4,7 @@ import { NeedsNoTransactionError, shadowObserverOf } from '../analysis/shadow/ob
 import { setStepExecutor, type OperationPlan, type PlanStep, type StepExecutor } from '../operations/plan.js';
 import { runnerContextFor } from './context.js';
 import { retryOnLockTimeout } from './retry.js';
-import { timeoutValues } from './timeout-sql.js';
+import { sendInternalOn } from './internal-query.js';
 import { isTransaction, withStatementScope, withTimeouts } from './timeouts-client.js';
 import { sendVerbatim } from './verbatim.js';
 
@@ -19,17 +19,15 @@ async function inTransaction(trx: Knex.Transaction, step: PlanStep, plan: Operat
       { details: { operation: plan.operation, statement: step.sql } },
     );
   }
-  const context = runnerContextFor(trx);
-  const values = timeoutValues(context.settings.timeouts, step.statementTimeout !== false);
   if (step.statementTimeout === false) {
     // Inside the migration's transaction the timeouts are SET LOCAL already; only the
     // exemption of long, weakly locking steps changes, and is put back afterwards.
-    const previous = await trx.raw<{ rows: { previous: string }[] }>(
-      "SELECT current_setting('statement_timeout') AS previous, set_config('statement_timeout', ?, true)",
-      [values.statement ?? '0'],
-    );
+    const [previous] = await sendInternalOn(trx, {
+      sql: "SELECT current_setting('statement_timeout') AS previous, set_config('statement_timeout', '0', true)",
+      bindings: [],
+    });
     const result = await sendVerbatim(trx, step.sql, step.values);
-    await trx.raw("SELECT set_config('statement_timeout', ?, true)", [previous.rows[0].previous]);
+    await sendInternalOn(trx, { sql: "SELECT set_config('statement_timeout', $1, true)", bindings: [previous?.previous] });
     return result;
   }
   return sendVerbatim(trx, step.sql, step.values);
@@ -50,7 +48,7 @@ export const runnerStepExecutor: StepExecutor = async (knex, step, plan) => {
       async (attempt) =>
         timed.transaction(async (trx) =>
           withStatementScope(
-            { statementTimeout, retry: false, onBackend: (client, pid) => attempt.watch(client, pid) },
+            { statementTimeout, retry: false, lockTimeout: attempt.lockTimeout, onBackend: (client, pid) => attempt.watch(client, pid) },
             async () => sendVerbatim(trx, step.sql, step.values),
           ),
         ),

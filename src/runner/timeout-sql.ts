@@ -1,5 +1,8 @@
 import type { Settings } from '../config.js';
 import { toPostgresInterval } from '../duration.js';
+import type { DriverQuery } from './internal-query.js';
+
+export type { DriverQuery } from './internal-query.js';
 
 /** The values a statement runs with; `null` leaves the setting as the session has it. */
 export interface TimeoutValues {
@@ -8,21 +11,16 @@ export interface TimeoutValues {
 }
 
 /**
- * The timeouts of one statement. `Settings.timeouts.lock/statement` of `null` ("off") leave
- * the server's value alone; a step without statement timeout (index build, VALIDATE) gets `0`
+ * The timeouts of one statement: `lock` is the attempt's `lock_timeout` in milliseconds (`null`
+ * leaves the server's value alone); `Settings.timeouts.statement` of `null` ("off") leaves the
+ * server's value alone; a statement without statement timeout (index build, VALIDATE) gets `0`
  * so that a role-level `statement_timeout` cannot cancel it half-way either.
  */
-export function timeoutValues(timeouts: Settings['timeouts'], statementTimeout: boolean): TimeoutValues {
+export function timeoutValues(timeouts: Pick<Settings['timeouts'], 'statement'>, lock: number | null, statementTimeout: boolean): TimeoutValues {
   return {
-    lock: timeouts.lock === null ? null : toPostgresInterval(timeouts.lock),
+    lock: lock === null ? null : toPostgresInterval(lock),
     statement: !statementTimeout ? '0' : timeouts.statement === null ? null : toPostgresInterval(timeouts.statement),
   };
-}
-
-/** A statement with positional (`$n`) bindings, as the driver receives it. */
-export interface DriverQuery {
-  readonly sql: string;
-  readonly bindings: readonly unknown[];
 }
 
 /**
@@ -57,5 +55,9 @@ export function restoreTimeoutsQuery(previous: { lock_timeout: string; statement
   };
 }
 
-/** Statements that open or close transactions: they get no timeouts of their own. */
-export const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START\s+TRANSACTION|END|ABORT|PREPARE\s+TRANSACTION)\b/i;
+/** Opens the runner's own transaction around a statement that can run in one. */
+export const BEGIN: DriverQuery = { sql: 'BEGIN', bindings: [] };
+/** Commits it. */
+export const COMMIT: DriverQuery = { sql: 'COMMIT', bindings: [] };
+/** Rolls it back, releasing every lock it took. */
+export const ROLLBACK: DriverQuery = { sql: 'ROLLBACK', bindings: [] };

@@ -1,16 +1,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { processSingleton } from '../process-singleton.js';
 import type { Knex } from 'knex';
-import { LockTimeoutError } from '../errors.js';
+import { loadParser } from '../analysis/parser.js';
+import { TransactionPoolingError, ZeroDowntimeError } from '../errors.js';
+import { processSingleton } from '../process-singleton.js';
+import { guardConcurrentBuild, type BuildGuard } from './concurrent-build.js';
 import type { RunnerContext } from './context.js';
-import { originalMessage, retryOnLockTimeout } from './retry.js';
-import {
-  applyTimeoutsQuery,
-  restoreTimeoutsQuery,
-  timeoutValues,
-  TRANSACTION_CONTROL,
-  type DriverQuery,
-} from './timeout-sql.js';
+import { sendInternal, type BaseQuery, type DriverQuery, type QueryObject } from './internal-query.js';
+import { pinningOf } from './pooling.js';
+import { originalMessage, rememberMessage, retryOnLockTimeout, type Attempt } from './retry.js';
+import { runnerStatement, type RunnerStatement } from './statement-kind.js';
+import { applyTimeoutsQuery, BEGIN, COMMIT, restoreTimeoutsQuery, ROLLBACK, timeoutValues } from './timeout-sql.js';
 
 /** How the statements started inside it run; set by the step executor around a plan step. */
 export interface StatementScope {
@@ -18,8 +17,10 @@ export interface StatementScope {
   readonly statementTimeout: boolean;
   /** Retry a lock timeout of a statement outside a transaction (false when an outer loop retries). */
   readonly retry: boolean;
-  /** SQL to run on the same connection before a retry. */
+  /** SQL to run on the same connection before a retry (a concurrent index build has its own care). */
   readonly cleanupBeforeRetry?: string;
+  /** The `lock_timeout` of the outer loop's attempt, when `retry` is false. */
+  readonly lockTimeout?: number | null;
   /** Told the backend pid of a statement inside a transaction, so that an outer retry loop can watch its blockers. */
   readonly onBackend?: (client: Knex.Client, pid: number) => void;
 }
@@ -31,24 +32,187 @@ export function withStatementScope<T>(scope: StatementScope, fn: () => Promise<T
   return scopeStorage.run(scope, fn);
 }
 
-interface QueryObject {
-  sql: string;
-  bindings?: unknown[];
-  options?: object;
-  response?: { rows: Record<string, unknown>[] };
-  [key: string]: unknown;
-}
-
-type BaseQuery = (connection: unknown, obj: QueryObject) => Promise<QueryObject>;
-
 interface DriverClient {
   _query(connection: unknown, obj: QueryObject): Promise<QueryObject>;
   transacting?: boolean;
 }
 
-async function send(base: BaseQuery, connection: unknown, query: DriverQuery): Promise<Record<string, unknown>> {
-  const result = await base(connection, { sql: query.sql, bindings: [...query.bindings], options: {} });
-  return result.response?.rows[0] ?? {};
+interface PgConnection {
+  /** node-postgres ≥ 8.12: `'I'` idle, `'T'` in a transaction block, `'E'` in a failed one. */
+  getTransactionStatus?(): string | null;
+}
+
+/** PostgreSQL before 12 refuses `ALTER TYPE … ADD VALUE` in a transaction block. */
+const ENUM_VALUE_IN_TRANSACTION_SINCE = 120_000;
+const serverVersions = processSingleton('server-versions', () => new WeakMap<object, number>());
+
+async function serverVersionNum(base: BaseQuery, connection: unknown): Promise<number> {
+  const known = serverVersions.get(connection as object);
+  if (known !== undefined) return known;
+  const [row] = await sendInternal(base, connection, { sql: "SELECT current_setting('server_version_num')::int AS version", bindings: [] });
+  const version = Number(row?.version);
+  serverVersions.set(connection as object, version);
+  return version;
+}
+
+/** One statement's way through the runner: what it is, where it runs, with which timeouts. */
+class StatementRun {
+  private readonly scope = scopeStorage.getStore();
+
+  constructor(
+    private readonly client: Knex.Client & DriverClient,
+    private readonly base: BaseQuery,
+    private readonly connection: unknown,
+    private readonly obj: QueryObject,
+    private readonly context: RunnerContext,
+    private readonly statement: RunnerStatement,
+  ) {}
+
+  private get timeouts() {
+    return this.context.settings.timeouts;
+  }
+
+  private get statementTimeout(): boolean {
+    return (this.scope?.statementTimeout ?? true) && this.statement.statementTimeout;
+  }
+
+  /** The `lock_timeout` of a statement that cannot be retried here: the outer attempt's, else the longest of the schedule. */
+  private get unretriedLockTimeout(): number | null {
+    return this.scope?.lockTimeout !== undefined ? this.scope.lockTimeout : this.timeouts.lock;
+  }
+
+  private send(query: DriverQuery): Promise<Record<string, unknown>[]> {
+    return sendInternal(this.base, this.connection, query);
+  }
+
+  private async setTimeouts(lock: number | null, local: boolean): Promise<Record<string, unknown>> {
+    const [row] = await this.send(applyTimeoutsQuery(timeoutValues(this.timeouts, lock, this.statementTimeout), local));
+    return row ?? {};
+  }
+
+  private retries<T>(run: (attempt: Attempt) => Promise<T>, onGiveUp?: () => Promise<readonly string[]>): Promise<T> {
+    return retryOnLockTimeout(run, { context: this.context, scope: 'statement', statement: () => this.obj.sql, ...(onGiveUp ? { onGiveUp } : {}) });
+  }
+
+  /** Inside a transaction (knex's, or one the migration opened with its own BEGIN): `SET LOCAL`, then the statement. */
+  async inTransaction(): Promise<QueryObject> {
+    const row = await this.setTimeouts(this.unretriedLockTimeout, true);
+    this.scope?.onBackend?.(this.client, Number(row.pid));
+    return this.base(this.connection, this.obj);
+  }
+
+  /**
+   * Outside a transaction, a statement that can run in one runs in the runner's own, on this
+   * very connection: BEGIN, SET LOCAL timeouts, the statement, COMMIT. Through a transaction
+   * pooler the whole transaction stays on one server connection, and the settings end with it.
+   * A lock timeout rolls back (releasing every lock taken) and the transaction is retried whole.
+   */
+  async wrapped(): Promise<QueryObject> {
+    const once = async (lock: number | null, attempt?: Attempt): Promise<QueryObject> => {
+      await this.send(BEGIN);
+      try {
+        const row = await this.setTimeouts(lock, true);
+        attempt?.watch(this.client, Number(row.pid));
+        this.scope?.onBackend?.(this.client, Number(row.pid));
+        const result = await this.base(this.connection, this.obj);
+        await this.send(COMMIT);
+        return result;
+      } catch (error) {
+        await this.send(ROLLBACK).catch(() => undefined); // a broken connection has nothing left to roll back
+        throw error;
+      }
+    };
+    if (this.scope?.retry === false) return once(this.unretriedLockTimeout);
+    return this.retries((attempt) => once(attempt.lockTimeout, attempt));
+  }
+
+  /**
+   * A statement that cannot run in a transaction block (or carries its own transaction
+   * control) can only get its timeouts as session settings, which are safe only when the
+   * connection keeps one session: it is refused, before being sent, through transaction
+   * pooling. Otherwise the settings are set, the statement retried on lock timeout (a
+   * concurrent index build drops its own INVALID leftover first), and the settings put back.
+   */
+  async onSession(): Promise<QueryObject> {
+    const pinning = await pinningOf(this.client, this.base, this.connection);
+    if (!pinning.pinned) throw transactionPoolingError(this.statement, this.obj.sql, pinning.evidence);
+    const build = this.statement.concurrentBuild;
+    const guard: BuildGuard | null = build ? await guardConcurrentBuild((q) => this.send(q), build, this.obj.sql) : null;
+    let previous: Record<string, unknown> | undefined;
+    const once = async (lock: number | null, attempt?: Attempt): Promise<QueryObject> => {
+      const row = await this.setTimeouts(lock, false);
+      previous ??= row;
+      attempt?.watch(this.client, Number(row.pid));
+      if (attempt && attempt.number > 1) {
+        if (guard) await guard.dropLeftovers();
+        else if (this.scope?.cleanupBeforeRetry) await this.send({ sql: this.scope.cleanupBeforeRetry, bindings: [] });
+      }
+      try {
+        const result = await this.base(this.connection, this.obj);
+        await guard?.assertValid();
+        return result;
+      } catch (error) {
+        // A text with its own BEGIN stops at its failing statement, inside its transaction:
+        // rolling it back releases its locks (and the connection goes back to knex usable).
+        const status = (this.connection as PgConnection).getTransactionStatus?.();
+        if (status === 'T' || status === 'E' || (status === undefined && this.statement.kind === 'own-transaction')) {
+          await this.send(ROLLBACK).catch(() => undefined);
+        }
+        throw error;
+      }
+    };
+    try {
+      if (this.scope?.retry === false) return await once(this.unretriedLockTimeout);
+      return await this.retries(
+        (attempt) => once(attempt.lockTimeout, attempt),
+        guard ? async () => leftoverNotes(guard) : undefined,
+      );
+    } finally {
+      if (previous) {
+        await this.send(restoreTimeoutsQuery(previous as { lock_timeout: string; statement_timeout: string })).catch(() => undefined); // a terminated connection has nothing left to restore
+      }
+    }
+  }
+}
+
+/** After the last attempt of a concurrent build: one more try at dropping its leftover, and what is left to say. */
+async function leftoverNotes(guard: BuildGuard): Promise<string[]> {
+  const dropped = await guard.dropLeftovers().catch(() => []);
+  const left = await guard.leftovers().catch(() => []);
+  const notes: string[] = [];
+  if (dropped.length > 0) notes.push(`The INVALID index it left (${dropped.join(', ')}) was dropped.`);
+  if (left.length > 0) {
+    notes.push(
+      `It left the INVALID index ${left.join(', ')}, which could not be dropped while the blocker was there. Drop it before running the migration again:`,
+      ...left.map((index) => `  DROP INDEX CONCURRENTLY ${index};`),
+    );
+  }
+  return notes;
+}
+
+function oneLine(sql: string): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length > 300 ? `${flat.slice(0, 299)}…` : flat;
+}
+
+/** The refusal of a session-level statement through transaction pooling. */
+export function transactionPoolingError(statement: RunnerStatement, sql: string, evidence: string): TransactionPoolingError {
+  const why =
+    statement.kind === 'own-transaction'
+      ? 'It carries its own transaction control, so knex-zd cannot run it inside a transaction of its own with SET LOCAL timeouts'
+      : `PostgreSQL refuses ${statement.summary} inside a transaction block, so its lock_timeout and statement_timeout could only be set for the whole session`;
+  const lines = [
+    `Refusing to send a statement through a transaction-pooling connection (${evidence}):`,
+    `  ${oneLine(sql)}`,
+    `${why}; through transaction pooling (pgbouncer pool_mode = transaction, or a pooler like it) a session setting stays on a server connection that other clients then use, and the statement may run on another server connection without it. Nothing was sent.`,
+    'Give migrations a direct connection to PostgreSQL, or one through a session-pooled port, e.g. with a knexfile environment of their own:',
+    '  migrate: { ...production, connection: process.env.DIRECT_DATABASE_URL },',
+    'then run knex-zd migrate:latest --env migrate.',
+  ];
+  if (statement.kind === 'own-transaction') {
+    lines.push('Or let knex-zd run the transaction: remove BEGIN/COMMIT and use await knex.transaction(async (trx) => { … }).');
+  }
+  return new TransactionPoolingError(lines.join('\n'), { details: { statement: sql, evidence } });
 }
 
 async function runWithTimeouts(
@@ -58,42 +222,22 @@ async function runWithTimeouts(
   obj: QueryObject,
   context: RunnerContext,
 ): Promise<QueryObject> {
-  if (typeof obj.sql !== 'string' || TRANSACTION_CONTROL.test(obj.sql)) return base(connection, obj);
-  const scope = scopeStorage.getStore();
-  const values = timeoutValues(context.settings.timeouts, scope?.statementTimeout ?? true);
-
-  if (client.transacting) {
-    // SET LOCAL per statement: a knex transaction opened inside the migration is the only
-    // place this runs, and the values die with the transaction whatever pooler sits between.
-    const row = await send(base, connection, applyTimeoutsQuery(values, true));
-    scope?.onBackend?.(client, Number(row.pid));
-    return base(connection, obj);
+  if (typeof obj.sql !== 'string' || obj.zdInternal === true) return base(connection, obj);
+  await loadParser();
+  const statement = runnerStatement(obj.sql);
+  if (statement.kind === 'control') return base(connection, obj);
+  const run = new StatementRun(client, base, connection, obj, context, statement);
+  // SET LOCAL per statement inside a transaction: knex's (the migration opened one) or one
+  // opened by the migration's own BEGIN on this connection.
+  if (client.transacting) return run.inTransaction();
+  const status = (connection as PgConnection).getTransactionStatus?.() ?? 'I';
+  if (status === 'T') return run.inTransaction();
+  if (status === 'E') return base(connection, obj); // the server refuses anything but the end of the transaction
+  let kind = statement.kind;
+  if (kind === 'transactional' && statement.addsEnumValue && (await serverVersionNum(base, connection)) < ENUM_VALUE_IN_TRANSACTION_SINCE) {
+    kind = 'non-transactional';
   }
-
-  // Outside a transaction each statement gets the values on the very connection it runs on
-  // (this method receives it), and the connection goes back to the pool as it came.
-  const previous = await send(base, connection, applyTimeoutsQuery(values, false));
-  const pid = Number(previous.pid);
-  try {
-    const once = async (): Promise<QueryObject> => base(connection, obj);
-    if (scope?.retry === false) return await once();
-    return await retryOnLockTimeout(
-      async (attempt) => {
-        attempt.watch(client, pid);
-        if (attempt.number > 1 && scope?.cleanupBeforeRetry) {
-          await base(connection, { sql: scope.cleanupBeforeRetry, bindings: [], options: {} });
-        }
-        return once();
-      },
-      { context, scope: 'statement', statement: () => obj.sql },
-    );
-  } finally {
-    await send(
-      base,
-      connection,
-      restoreTimeoutsQuery(previous as { lock_timeout: string; statement_timeout: string }),
-    ).catch(() => undefined); // a terminated connection has nothing left to restore
-  }
+  return kind === 'transactional' ? run.wrapped() : run.onSession();
 }
 
 const wrapped = processSingleton('timeouts-wrapped', () => new WeakMap<object, RunnerContext>());
@@ -122,14 +266,17 @@ export function withTimeouts(knex: Knex, context: RunnerContext): Knex {
     override query(connection: unknown, obj: unknown): Promise<unknown> {
       // knex prefixes every query error's message with the SQL; ours already quotes it.
       return (super.query(connection, obj) as Promise<unknown>).catch((error: unknown) => {
-        if (error instanceof LockTimeoutError) error.message = originalMessage(error);
+        if (error instanceof ZeroDowntimeError) error.message = originalMessage(error);
         throw error;
       });
     }
 
     override _query(connection: unknown, obj: QueryObject): Promise<QueryObject> {
       const base: BaseQuery = (conn, query) => super._query(conn, query);
-      return runWithTimeouts(this, base, connection, obj, context);
+      return runWithTimeouts(this, base, connection, obj, context).catch((error: unknown) => {
+        if (error instanceof ZeroDowntimeError) rememberMessage(error);
+        throw error;
+      });
     }
   }
   const clone = knex.withUserParams((knex as { userParams?: Record<string, unknown> }).userParams ?? {});

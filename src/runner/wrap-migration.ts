@@ -7,6 +7,7 @@ import { lockTimeoutError, retryOnLockTimeout } from './retry.js';
 import { installRunner } from './step-executor.js';
 import { applyTimeoutsQuery, timeoutValues } from './timeout-sql.js';
 import { isTransaction, withTimeouts } from './timeouts-client.js';
+import { sendInternalOn } from './internal-query.js';
 
 /** What the runner knows about the migration it wraps. */
 export interface RunContext {
@@ -23,11 +24,6 @@ export const MIGRATION_SAVEPOINT = 'knex_zd_migration';
 type MigrationFn = (knex: Knex) => unknown;
 
 async function runInTransaction(fn: MigrationFn, trx: Knex.Transaction, context: RunnerContext): Promise<unknown> {
-  // SET LOCAL before the savepoint, so that rolling back to the savepoint keeps them.
-  const applied = applyTimeoutsQuery(timeoutValues(context.settings.timeouts, true), true);
-  const sql = applied.sql.replace(/\$\d+/g, '?');
-  const row = (await trx.raw<{ rows: { pid: number }[] }>(sql, applied.bindings as Knex.RawBinding[])).rows[0];
-  const pid = Number(row?.pid);
   let failedSql: string | undefined;
   const onError = (_error: unknown, obj: { sql?: string }) => {
     failedSql = obj?.sql;
@@ -36,17 +32,21 @@ async function runInTransaction(fn: MigrationFn, trx: Knex.Transaction, context:
   try {
     return await retryOnLockTimeout(
       async (attempt) => {
-        attempt.watch(trx.client, pid);
-        await trx.raw(`SAVEPOINT ${MIGRATION_SAVEPOINT}`);
+        // SET LOCAL before the savepoint, so that rolling back to it keeps them; each attempt
+        // sets the lock_timeout of its own turn in the schedule.
+        const [row] = await sendInternalOn(trx, applyTimeoutsQuery(timeoutValues(context.settings.timeouts, attempt.lockTimeout, true), true));
+        attempt.watch(trx.client, Number(row?.pid));
+        await sendInternalOn(trx, { sql: `SAVEPOINT ${MIGRATION_SAVEPOINT}`, bindings: [] });
         try {
           const result = await withRunnerContext(context, async () => await fn(trx));
-          await trx.raw(`RELEASE SAVEPOINT ${MIGRATION_SAVEPOINT}`);
+          await sendInternalOn(trx, { sql: `RELEASE SAVEPOINT ${MIGRATION_SAVEPOINT}`, bindings: [] });
           return result;
         } catch (error) {
           // Rolling back to the savepoint releases every lock taken since, so the sessions
           // queued behind this migration proceed during the backoff.
           if (sqlStateOf(error) === LOCK_NOT_AVAILABLE && !trx.isCompleted()) {
-            await trx.raw(`ROLLBACK TO SAVEPOINT ${MIGRATION_SAVEPOINT}`);
+            await sendInternalOn(trx, { sql: `ROLLBACK TO SAVEPOINT ${MIGRATION_SAVEPOINT}`, bindings: [] });
+            await sendInternalOn(trx, { sql: `RELEASE SAVEPOINT ${MIGRATION_SAVEPOINT}`, bindings: [] });
           }
           throw error;
         }
@@ -71,6 +71,7 @@ async function runOutsideTransaction(fn: MigrationFn, knex: Knex, context: Runne
         statement: (error as { message?: string }).message,
         blockers: [],
         attempts: 1,
+        lockTimeout: context.settings.timeouts.lock,
         elapsedMs: Date.now() - started,
         scope: 'transaction',
         cause: error,
@@ -82,10 +83,12 @@ async function runOutsideTransaction(fn: MigrationFn, knex: Knex, context: Runne
 
 /**
  * Wraps a migration so that its statements run with the configured timeouts and retries:
- * - inside knex's transaction: `SET LOCAL lock_timeout/statement_timeout` once, then the body
+ * - inside knex's transaction: `SET LOCAL lock_timeout/statement_timeout`, then the body
  *   under a savepoint; a lock timeout rolls back to the savepoint and retries the whole body;
- * - outside one: each statement gets the timeouts on its own connection, restored after, and
- *   a lock timeout retries that statement alone.
+ * - outside one: each statement that can run in a transaction runs in one of its own on its
+ *   connection (BEGIN, SET LOCAL, the statement, COMMIT), retried whole on a lock timeout;
+ *   one that cannot (CONCURRENTLY, VACUUM…) gets session settings, restored after, and is
+ *   refused through transaction pooling, where a session setting would reach other clients.
  * A statement timeout is never retried. When retries run out a `LockTimeoutError` names the
  * migration, the statement and the sessions it waited behind.
  */

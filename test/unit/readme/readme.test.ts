@@ -105,7 +105,17 @@ test('js knexfile blocks evaluate, and their zeroDowntime option parses', (t) =>
   for (const block of knexfiles) {
     const module = { exports: {} as Record<string, unknown> };
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    new Function('module', 'exports', 'process', block.code)(module, module.exports, { env: { DATABASE_URL: 'postgres://localhost/x' } });
+    new Function('module', 'exports', 'process', block.code)(module, module.exports, {
+      env: { DATABASE_URL: 'postgres://localhost/x', DIRECT_DATABASE_URL: 'postgres://localhost:5433/x' },
+    });
+    if (!('client' in module.exports)) {
+      // A knexfile of environments: each one is a knex config whose option parses.
+      for (const [env, config] of Object.entries(module.exports as Record<string, { client?: unknown; zeroDowntime?: unknown }>)) {
+        t.is(config.client, 'pg', `README.md:${block.line} (${env})`);
+        parseSettings(config.zeroDowntime);
+      }
+      continue;
+    }
     t.is(module.exports.client, 'pg');
     const settings = parseSettings(module.exports.zeroDowntime);
     t.is(settings.timeouts.lock, 2_000, `README.md:${block.line}`);
