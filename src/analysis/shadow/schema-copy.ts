@@ -104,7 +104,7 @@ export async function dumpSchema(dump: PgDump, settings: ConnectionSettings, loc
     ...(dbname ? [`--dbname=${dbname}`] : []),
   ];
   const { stdout } = await run(dump.path, args, {
-    env: { ...process.env, ...env, PGAPPNAME: 'knex-zero-downtime schema copy', PGOPTIONS: '' },
+    env: { ...process.env, ...env, PGOPTIONS: '' },
     maxBuffer: 512 * 1024 * 1024,
     timeout: 10 * 60_000,
   });

@@ -75,7 +75,9 @@ export function settingsOf(knex: Knex): ConnectionSettings | null {
 
 /** Runs `fn` with a client of its own on `settings`, closed afterwards. */
 export async function withClient<T>(Client: PgClientClass, settings: ConnectionSettings, fn: (client: PgClient) => Promise<T>): Promise<T> {
-  const client = new Client({ ...settings, application_name: 'knex-zero-downtime shadow' });
+  // No application_name: through pgbouncer's transaction pooling it would stay on a server
+  // connection that other clients then use.
+  const client = new Client({ ...settings });
   await client.connect();
   try {
     return await fn(client);

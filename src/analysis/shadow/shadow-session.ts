@@ -25,6 +25,7 @@ import type { Direction, MigrationReport } from '../migration-types.js';
 import type { Settings } from '../../config.js';
 import { prepareMigration } from '../../migrator/prepare-migration.js';
 import { StagedMigrationSource } from '../../migrator/staged-migration-source.js';
+import { pinningOf } from '../../runner/pooling.js';
 import { isNeedsNoTransaction, setShadowObserver } from './observer.js';
 import { dumpSchema, pgDumpFor, restoreSchema } from './schema-copy.js';
 import { driverOf, emptyDatabase, NoShadow, openShadowDatabase, settingsOf, withClient, type ShadowDatabase } from './shadow-database.js';
@@ -140,6 +141,9 @@ export class ShadowSession {
     const Client = driverOf(this.target);
     const settings = settingsOf(this.target);
     if (!Client || !settings) return 'the connection cannot be handed to pg_dump';
+    // pg_dump sets session settings before its snapshot: through transaction pooling they would
+    // stay on server connections other clients then use.
+    if (!(await this.targetIsPinned())) return 'the target connection goes through transaction pooling, where pg_dump would leave its session settings behind';
     const major = Math.floor(this.tracer.model.serverVersionNum / 10_000);
     const dump = await pgDumpFor(major);
     if (!dump) return `no pg_dump of PostgreSQL ${major} or newer was found (install the PostgreSQL ${major} client, or set KNEX_ZD_PG_DUMP)`;
@@ -154,6 +158,23 @@ export class ShadowSession {
     if (failures.length === 0) return true;
     await withClient(Client, this.database.connection, (client) => emptyDatabase(client));
     return `the copy of the schema failed in the shadow (${failures[0]}${failures.length > 1 ? `, and ${failures.length - 1} more` : ''})`;
+  }
+
+  /** True when a connection of the target keeps one session (direct, or session pooling). */
+  private async targetIsPinned(): Promise<boolean> {
+    const client = this.target.client as Knex.Client & {
+      acquireConnection(): Promise<unknown>;
+      releaseConnection(connection: unknown): Promise<void>;
+      _query(connection: unknown, obj: unknown): Promise<never>;
+    };
+    const connection = await client.acquireConnection();
+    try {
+      return (await pinningOf(client, (c, o) => client._query(c, o), connection)).pinned;
+    } catch {
+      return false;
+    } finally {
+      await client.releaseConnection(connection);
+    }
   }
 
   /** Replays `completed` migrations in the shadow one by one (untraced; sandbox on; each tried in a transaction first). */
