@@ -1,5 +1,6 @@
 /** DROP, RENAME, SET SCHEMA and TRUNCATE. */
-import { dropIndexBlocking, renameColumn, renameTable } from '../findings.js';
+import { dropIndexBlocking, renameColumn, renameTable, truncateCascade } from '../findings.js';
+import type { TableName } from '../findings.js';
 import type { PgNode } from '../parser.js';
 import type { LockMode } from '../types.js';
 import { RELATION_KINDS, TABLE_CHILD_KINDS, namesOf, tableFromNames, tableOf } from './names.js';
@@ -134,9 +135,14 @@ export function classifySetSchema(statement: StatementBuilder, body: PgNode): vo
 export function classifyTruncate(statement: StatementBuilder, body: PgNode): void {
   statement.summary = 'TRUNCATE';
   statement.action('TRUNCATE', 'post-deploy', 'ACCESS EXCLUSIVE');
+  const tables: TableName[] = [];
   for (const entry of (body.relations ?? []) as PgNode[]) {
     const table = tableOf(entry.RangeVar);
+    tables.push(table);
     statement.lock(table.display, 'ACCESS EXCLUSIVE');
     statement.object(table, null, 'alter');
+  }
+  if (body.behavior === 'DROP_CASCADE' && tables.some((table) => !statement.input.isNewTable(table))) {
+    statement.finding(truncateCascade({ tables }));
   }
 }
