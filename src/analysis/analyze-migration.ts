@@ -13,8 +13,8 @@ export interface MigrationModule {
     stage?: Stage;
     /** knex's own flag; when absent, knex-zero-downtime decides from the statements. */
     transaction?: boolean;
-    /** Check ids this migration opts out of, after a human judged them safe here. */
-    allowUnsafe?: string[];
+    /** Check ids this migration opts out of, each with the reason a human judged it safe here. */
+    allowUnsafe?: Record<string, string>;
   };
 }
 
@@ -85,14 +85,15 @@ export async function analyzeMigration(
   const module = migration.module;
   const config = module?.config ?? {};
   const declaredStage = config.stage as unknown;
-  const allowUnsafe = Array.isArray(config.allowUnsafe) ? config.allowUnsafe.filter((id) => typeof id === 'string') : [];
+  const declaredAllowUnsafe = config.allowUnsafe as unknown;
   const base = {
     name: migration.name,
     file: migration.file ?? null,
     direction,
     declaredStage,
     hasDown: typeof module?.down === 'function',
-    allowUnsafe,
+    allowUnsafe: wellFormedAllowUnsafe(declaredAllowUnsafe),
+    declaredAllowUnsafe,
     transactionDeclared: typeof config.transaction === 'boolean',
   };
 
@@ -141,4 +142,14 @@ export async function analyzeMigration(
     statements: capture.statements,
     error: capture.error ?? (direction === 'down' ? upCapture.error : null),
   };
+}
+
+/** The entries of `config.allowUnsafe` that opt out: a check id with a non-empty reason (the check `invalid-allow-unsafe` reports the others). */
+function wellFormedAllowUnsafe(value: unknown): Readonly<Record<string, string>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  const out: Record<string, string> = {};
+  for (const [id, reason] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof reason === 'string' && reason.trim() !== '') out[id] = reason.trim();
+  }
+  return Object.freeze(out);
 }

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { analyzeMigration, type MigrationModule } from '../analysis/analyze-migration.js';
 import type { CheckFinding, Direction, MigrationReport } from '../analysis/migration-types.js';
-import { runChecks, type CheckResult } from '../checks/index.js';
+import { loadTargetFacts, lockedRelations, type TargetFacts } from '../analysis/table-stats.js';
+import { CHECKS, runChecks, type CheckResult } from '../checks/index.js';
 import { parseSettings, type Settings } from '../config.js';
 import { CheckFailedError, StageError } from '../errors.js';
 import { wrapMigration } from '../runner/wrap-migration.js';
@@ -26,6 +27,8 @@ export interface MigrationPlan {
   readonly skipped: readonly MigrationReport[];
   readonly conflicts: readonly StageOrderConflict[];
   readonly checks: CheckResult;
+  /** The target database's version and the sizes of the tables the plan locks (read once, read-only). */
+  readonly target: TargetFacts;
 }
 
 /** A migration with its state and stage, for `migrate:status`/`migrate:list`. */
@@ -61,7 +64,7 @@ export interface StagedMigrator extends KnexMigrator {
   /** What `rollback` would revert, analysed and checked; touches nothing. */
   planRollback(options?: StagedOptions & { all?: boolean }): Promise<MigrationPlan>;
   /** Analyses every migration (completed or not) and runs the checks. */
-  check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult }>;
+  check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; target: TargetFacts }>;
   /** Every migration with its state and stage. */
   status(): Promise<MigrationStatus[]>;
 }
@@ -146,7 +149,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       if (!options.preDeploy) return this.plan('up', null, reports, []);
       const run = reports.filter((m) => m.stage === 'pre-deploy' || m.stage === null);
       const skipped = reports.filter((m) => m.stage === 'post-deploy');
-      const plan = this.plan('up', 'pre-deploy', run, skipped);
+      const plan = await this.plan('up', 'pre-deploy', run, skipped);
       return { ...plan, conflicts: findStageOrderConflicts(reports, new Set(skipped.map((m) => m.name))) };
     }
 
@@ -167,10 +170,11 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       );
     }
 
-    async check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult }> {
+    async check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; target: TargetFacts }> {
       const all = await this.loadAll();
       const migrations = await this.reports(all, 'up');
-      return { migrations, result: runChecks(migrations, this.settings) };
+      const target = await loadTargetFacts(this.knex, lockedRelations(migrations));
+      return { migrations, result: runChecks(migrations, this.settings, CHECKS, target), target };
     }
 
     async status(): Promise<MigrationStatus[]> {
@@ -186,15 +190,18 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       }));
     }
 
-    private plan(
+    private async plan(
       direction: Direction,
       stage: Stage | null,
       migrations: MigrationReport[],
       skipped: MigrationReport[],
-    ): MigrationPlan {
+    ): Promise<MigrationPlan> {
       // Skipped migrations are checked too: a mistake in them would only surface at the next step.
-      const checks = runChecks([...migrations, ...skipped].sort(byName), this.settings);
-      return { direction, stage, migrations, skipped, conflicts: [], checks };
+      const checked = [...migrations, ...skipped].sort(byName);
+      // Sizes and the server's version come from the target, once per plan (read-only).
+      const target = await loadTargetFacts(this.knex, lockedRelations(checked));
+      const checks = runChecks(checked, this.settings, CHECKS, target);
+      return { direction, stage, migrations, skipped, conflicts: [], checks, target };
     }
 
     private async analyse(loaded: Loaded[], direction: Direction, stage: Stage | null, skipped: MigrationReport[]) {
