@@ -117,9 +117,11 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
-/** `~1,000,000 rows`, `unknown rows`. */
-export function formatRows(stats: TableStats): string {
-  if (stats.rows === null) return 'rows unknown';
+/** `~1,000,000 rows, 157 MB`; `~127 rows, 32 kB (never analysed: rows estimated from its size)`; `rows unknown, 0 bytes`. */
+export function formatTableSize(stats: TableStats): string {
+  const size = formatBytes(stats.totalBytes);
+  if (stats.rows === null) return `rows unknown, ${size}`;
   const approx = stats.rowsSource === 'empty' ? '' : '~';
-  return `${approx}${stats.rows.toLocaleString('en-US')} row${stats.rows === 1 ? '' : 's'}${stats.rowsSource === 'size' ? ' (never analysed: estimated from its size)' : ''}`;
+  const rows = `${approx}${stats.rows.toLocaleString('en-US')} row${stats.rows === 1 ? '' : 's'}`;
+  return `${rows}, ${size}${stats.rowsSource === 'size' ? ' (never analysed: rows estimated from its size)' : ''}`;
 }

@@ -1,5 +1,5 @@
 import type { CheckFinding, MigrationReport } from '../analysis/migration-types.js';
-import { formatBytes, formatRows } from '../analysis/lock-estimate.js';
+import { formatTableSize } from '../analysis/lock-estimate.js';
 import type { TableStats, TargetFacts } from '../analysis/table-stats.js';
 import type { Settings } from '../config.js';
 import { tableKey } from './unsafe/statements.js';
@@ -51,7 +51,7 @@ export function smallTableNote(
       continue;
     }
     if (!isSmallTable(stats, settings.smallTable)) return null;
-    parts.push(`${table} has ${formatRows(stats)} (${formatBytes(stats.totalBytes)}) in the target database`);
+    parts.push(`${table} has ${formatTableSize(stats)} in the target database`);
   }
   return `${parts.join('; ')}: below checks.smallTable (${settings.smallTable.toLocaleString('en-US')} rows), the lock is held for milliseconds.`;
 }
