@@ -101,7 +101,7 @@ export function fromClauseTables(from: unknown, out: TableName[] = []): TableNam
  * (how many rows a predicate matches is unknown without the data). One top-level AND-ed
  * condition must be: a column equal to a constant, `IN (constants)`, `= ANY(constants)`, a
  * `BETWEEN` of constants, a column closed on both sides by constants (`>`/`>=` and `<`/`<=`), or
- * a column `IN (subquery … LIMIT n)`; or the statement joins (FROM/USING) a WITH query that has a
+ * a column `IN (subquery … LIMIT n)` / `= ANY (ARRAY(subquery … LIMIT n))`; or the statement joins (FROM/USING) a WITH query that has a
  * LIMIT (a batch). No WHERE, `IS NULL`, `<>`, a one-sided range, an OR at the top, a join on
  * columns: the whole table, as far as the statement says.
  */
@@ -120,7 +120,7 @@ export function boundsRows(body: PgNode): boolean {
       if (column !== null) {
         if (expr.kind === 'AEXPR_OP' && op === '=' && isConstant(expr.rexpr)) return true;
         if (expr.kind === 'AEXPR_IN' && op === '=' && ((expr.rexpr?.List?.items ?? []) as PgNode[]).every(isConstant)) return true;
-        if (expr.kind === 'AEXPR_OP_ANY' && op === '=' && isConstant(expr.rexpr)) return true;
+        if (expr.kind === 'AEXPR_OP_ANY' && op === '=' && (isConstant(expr.rexpr) || isLimitedArray(expr.rexpr))) return true;
         if (expr.kind === 'AEXPR_BETWEEN' && ((expr.rexpr?.List?.items ?? []) as PgNode[]).every(isConstant)) return true;
         if (expr.kind === 'AEXPR_OP' && isConstant(expr.rexpr)) {
           if (op === '>' || op === '>=') lower.add(column);
@@ -148,6 +148,11 @@ function isConstant(node: PgNode | undefined): boolean {
   if (node.A_ArrayExpr) return ((node.A_ArrayExpr.elements ?? []) as PgNode[]).every(isConstant);
   if (node.A_Expr?.kind === 'AEXPR_OP' && !node.A_Expr.lexpr) return isConstant(node.A_Expr.rexpr as PgNode);
   return false;
+}
+
+/** `ARRAY(SELECT … LIMIT n)`: a batch. */
+function isLimitedArray(node: PgNode | undefined): boolean {
+  return node?.SubLink?.subLinkType === 'ARRAY_SUBLINK' && Boolean(node.SubLink.subselect?.SelectStmt?.limitCount);
 }
 
 function limitedCteJoined(body: PgNode): boolean {
