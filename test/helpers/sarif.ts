@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type * as AjvDraft04 from 'ajv-draft-04';
 import type { FormatsPlugin } from 'ajv-formats';
 
 const require = createRequire(import.meta.url);
 // CommonJS modules: ajv-draft-04 exports its class as `default` too; ajv-formats exports the plugin itself.
-const { default: Ajv } = require('ajv-draft-04') as typeof import('ajv-draft-04');
+const { default: Ajv } = require('ajv-draft-04') as typeof AjvDraft04;
 const addFormats = require('ajv-formats') as FormatsPlugin;
 
 /**
