@@ -1,12 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type * as AjvDraft04 from 'ajv-draft-04';
-import type { FormatsPlugin } from 'ajv-formats';
 
 const require = createRequire(import.meta.url);
-// CommonJS modules: ajv-draft-04 exports its class as `default` too; ajv-formats exports the plugin itself.
-const { default: Ajv } = require('ajv-draft-04') as typeof AjvDraft04;
-const addFormats = require('ajv-formats') as FormatsPlugin;
+
+interface Validate {
+  (data: unknown): boolean;
+  errors?: { instancePath: string; message?: string }[] | null;
+}
+interface AjvInstance {
+  compile(schema: object): Validate;
+}
+
+// CommonJS modules: ajv-draft-04 exports its class (also as `default`), ajv-formats its plugin.
+const Ajv = (require('ajv-draft-04') as { default: new (options: Record<string, unknown>) => AjvInstance }).default;
+const addFormats = require('ajv-formats') as (ajv: AjvInstance) => unknown;
 
 /**
  * Validates a SARIF log against the official SARIF 2.1.0 JSON schema (sarif-2.1.0-rtm.5.json, the
