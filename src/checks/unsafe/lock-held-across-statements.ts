@@ -20,7 +20,7 @@ interface Cost {
   readonly tables: readonly string[];
 }
 
-function costOf(statement: CapturedStatement, created: ReadonlySet<string>, held: ReadonlySet<string>): Cost | null {
+function costOf(statement: CapturedStatement, created: ReadonlySet<string>, held: ReadonlySet<string>, lockTimeout: boolean): Cost | null {
   const { analysis } = statement;
   const existing = analysis.locks.filter((l) => !created.has(l.relation));
   if (existing.length === 0) return null; // no table, or only tables this migration created (and so holds no rows yet)
@@ -32,7 +32,8 @@ function costOf(statement: CapturedStatement, created: ReadonlySet<string>, held
     const onlyTarget = analysis.kind === 'InsertStmt' && existing.every((l) => l.mode === 'ROW EXCLUSIVE');
     if (!onlyTarget) return { kind: 'work', why: `reads or changes rows of ${tables.join(', ')}`, tables };
   }
-  const other = existing.find((l) => !held.has(l.relation) && waitsBehindOthers(l.mode));
+  // With a lock_timeout, a wait for another table's lock is bounded (and retried): the lock held meanwhile is too.
+  const other = lockTimeout ? undefined : existing.find((l) => !held.has(l.relation) && waitsBehindOthers(l.mode));
   if (other) return { kind: 'wait', why: `must first get a ${other.mode} lock on ${other.relation}, and waits behind every query running there`, tables: [] };
   return null;
 }
@@ -46,15 +47,16 @@ function transactionalRun(report: MigrationReport): CapturedStatement[] {
  * Statements after an ACCESS EXCLUSIVE lock in the same transaction: the lock is held until the
  * transaction ends, so every read and write of the locked table waits for all of them. More
  * catalog-only statements on the same table (or on tables the migration created) are fine; a
- * statement that reads, rewrites or changes rows, or that must wait for a lock on another
- * existing table, is not.
+ * statement that reads, rewrites or changes rows is not. With timeouts off, neither is one that
+ * must wait for a lock on another existing table (with a lock_timeout, that wait is bounded).
  */
 export const lockHeldAcrossStatements: Check = {
   id: 'lock-held-across-statements',
   description: 'no statement that reads, rewrites or changes rows (or waits for another lock) runs after an ACCESS EXCLUSIVE lock in the same transaction',
   unsafe: true,
-  run({ migrations }) {
+  run({ migrations, settings }) {
     const findings: CheckFinding[] = [];
+    const lockTimeout = settings.timeouts.lock !== null;
     for (const report of migrations) {
       if (report.error) continue;
       const run = transactionalRun(report);
@@ -69,7 +71,7 @@ export const lockHeldAcrossStatements: Check = {
         const ownExclusive = new Set(statement.analysis.locks.filter((l) => l.mode === 'ACCESS EXCLUSIVE').map((l) => l.relation));
         const harmed = [...exclusive].find(([relation]) => !ownExclusive.has(relation));
         if (harmed) {
-          const cost = costOf(statement, created, held);
+          const cost = costOf(statement, created, held, lockTimeout);
           if (cost) {
             lock ??= { statement: harmed[1], relation: harmed[0] };
             costs.push({ statement, cost });
