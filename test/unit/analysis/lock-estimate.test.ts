@@ -72,3 +72,11 @@ test('formats: an order of magnitude, never a false precision', (t) => {
   t.is(formatTableSize({ ...base, rows: 127, rowsSource: 'size' }), '~127 rows, 8.0 kB (never analysed: rows estimated from its size)');
   t.is(formatTableSize({ ...base, rows: null, rowsSource: null }), 'rows unknown, 8.0 kB');
 });
+
+test("the README's figures for checks.smallTable: a 10,000-row table (1.5 MB) is indexed in ~30 ms, rewritten in ~20 ms, updated in ~0.1 s", async (t) => {
+  const target = facts({ orders: { rows: 10_000, heapBytes: 1_300_000, totalBytes: 1_500_000, indexes: 1 } });
+  const seconds = async (sql: string) => (await estimate(sql, target))[0].seconds!;
+  t.is(formatSeconds(await seconds('CREATE INDEX orders_c ON orders (c)')), '~29 ms');
+  t.is(formatSeconds(await seconds('ALTER TABLE orders ALTER COLUMN c TYPE bigint')), '~21 ms');
+  t.is(formatSeconds(await seconds("UPDATE orders SET status = 'x'")), '~125 ms');
+});
