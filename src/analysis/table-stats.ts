@@ -12,6 +12,8 @@ export interface TableStats {
   readonly table: string;
   /** `pg_class.relkind` of that table: `r` table, `p` partitioned table, `m` materialized view… */
   readonly kind: string;
+  /** True when the relation named is an index, and these are the facts of its table. */
+  readonly throughIndex: boolean;
   /** Estimated rows (all partitions of a partitioned table), or `null` when nothing tells. */
   readonly rows: number | null;
   /**
@@ -60,6 +62,7 @@ interface LeafRow {
   width: number;
   leaf_kind: string;
   block_size: number;
+  through_index: boolean;
 }
 
 // Each relation (an index stands for its table), with every partition below it; the size of each
@@ -70,15 +73,15 @@ WITH RECURSIVE input AS (
   SELECT i.relation, to_regclass(CASE WHEN i.schema = '' THEN quote_ident(i.name) ELSE quote_ident(i.schema) || '.' || quote_ident(i.name) END) AS oid
   FROM unnest(?::text[], ?::text[], ?::text[]) AS i(relation, schema, name)
 ), target AS (
-  SELECT input.relation, COALESCE(ix.indrelid, c.oid) AS oid
+  SELECT input.relation, COALESCE(ix.indrelid, c.oid) AS oid, ix.indrelid IS NOT NULL AS through_index
   FROM input JOIN pg_catalog.pg_class c ON c.oid = input.oid
   LEFT JOIN pg_catalog.pg_index ix ON ix.indexrelid = c.oid
 ), tree AS (
-  SELECT relation, oid AS root, oid FROM target
+  SELECT relation, oid AS root, oid, through_index FROM target
   UNION ALL
-  SELECT tree.relation, tree.root, inh.inhrelid FROM tree JOIN pg_catalog.pg_inherits inh ON inh.inhparent = tree.oid
+  SELECT tree.relation, tree.root, inh.inhrelid, tree.through_index FROM tree JOIN pg_catalog.pg_inherits inh ON inh.inhparent = tree.oid
 )
-SELECT tree.relation,
+SELECT tree.relation, tree.through_index,
        tree.root::regclass::text AS table,
        root.relkind AS kind,
        (SELECT count(*) FROM pg_catalog.pg_index x WHERE x.indrelid = tree.root)::int AS indexes,
@@ -169,6 +172,7 @@ function aggregate(relations: readonly string[], rows: readonly LeafRow[]): Map<
     out.set(relation, {
       table: first.table,
       kind: first.kind,
+      throughIndex: first.through_index,
       rows: rowsTotal === null ? null : Math.round(rowsTotal),
       rowsSource: rowsTotal === null ? null : source,
       heapBytes,

@@ -33,7 +33,8 @@ export function statementLocks(m: MigrationReport, target: TargetFacts): LockEst
 /** `orders: ~40 rows, 48 kB; blocks writes for ~2 ms (index build)`, or `orders: not in the target database yet`. */
 export function describeLock(estimate: LockEstimate): string {
   if (!estimate.stats) return `${estimate.relation}: not in the target database yet`;
-  const parts = [`${estimate.relation}: ${formatTableSize(estimate.stats)}`];
+  const name = estimate.stats.throughIndex ? `${estimate.relation} (an index of ${estimate.stats.table})` : estimate.relation;
+  const parts = [`${name}: ${formatTableSize(estimate.stats)}`];
   const work = estimate.work ? ` (${estimate.work})` : '';
   if (estimate.blocks && estimate.seconds !== null) parts.push(`blocks ${estimate.blocks} for ${formatSeconds(estimate.seconds)}${work}`);
   else if (estimate.blocks && estimate.work) parts.push(`blocks ${estimate.blocks} for the whole ${estimate.work}`);

@@ -50,7 +50,8 @@ test.serial('rows and sizes from the target: statistics, never analysed, empty, 
   t.is(orders.indexes, 1);
 
   t.like(facts.tables.get('analysed'), { rows: 40, rowsSource: 'statistics', indexes: 2 });
-  t.like(facts.tables.get('analysed_idx'), { table: 'analysed', rows: 40 });
+  t.like(facts.tables.get('analysed_idx'), { table: 'analysed', rows: 40, throughIndex: true });
+  t.like(facts.tables.get('analysed'), { throughIndex: false });
   t.like(facts.tables.get('empty'), { rows: 0, rowsSource: 'empty', totalBytes: 0 });
   t.like(facts.tables.get('events'), { kind: 'p', rows: 3000, rowsSource: 'statistics' });
   t.is(facts.tables.get('missing'), null);

@@ -66,7 +66,7 @@ test('formats: an order of magnitude, never a false precision', (t) => {
   t.is(formatBytes(0), '0 bytes');
   t.is(formatBytes(49_152), '48 kB');
   t.is(formatBytes(157_000_000), '150 MB');
-  const base = { table: 't', kind: 'r', heapBytes: 8192, totalBytes: 8192, indexes: 0 };
+  const base = { table: 't', kind: 'r', throughIndex: false, heapBytes: 8192, totalBytes: 8192, indexes: 0 };
   t.is(formatTableSize({ ...base, rows: 1, rowsSource: 'statistics' }), '~1 row, 8.0 kB');
   t.is(formatTableSize({ ...base, rows: 0, rowsSource: 'empty', totalBytes: 0 }), '0 rows, 0 bytes');
   t.is(formatTableSize({ ...base, rows: 127, rowsSource: 'size' }), '~127 rows, 8.0 kB (never analysed: rows estimated from its size)');

@@ -129,3 +129,16 @@ test('--format markdown: SQL in fences that its own backticks cannot close, size
   t.true(text.includes('#### Findings: 1 error, 0 warnings, 0 notes'));
   t.true(text.includes("  ```js\n  await addIndexConcurrently(knex, 'orders', ['c'], { name: 'orders_c' });\n  ```"));
 });
+
+test('describeLock: rows, size, what the lock blocks and for how long; an index names its table; a missing table says so', async (t) => {
+  const { describeLock } = await import('../../../src/cli/format.js');
+  const base = { relation: 'orders', mode: 'SHARE' as const, blocks: 'writes' as const, work: 'index build' as const, seconds: 0.057 };
+  const stats = { table: 'orders', kind: 'r', throughIndex: false, rows: 20_000, rowsSource: 'statistics' as const, heapBytes: 1_000_000, totalBytes: 1_363_968, indexes: 1 };
+  t.is(describeLock({ ...base, stats }), 'orders: ~20,000 rows, 1.3 MB; blocks writes for ~57 ms (index build)');
+  t.is(
+    describeLock({ ...base, relation: 'orders_pkey', mode: 'ACCESS EXCLUSIVE', blocks: 'reads and writes', work: null, seconds: null, stats: { ...stats, throughIndex: true } }),
+    'orders_pkey (an index of orders): ~20,000 rows, 1.3 MB',
+  );
+  t.is(describeLock({ ...base, relation: 'orders', mode: 'SHARE UPDATE EXCLUSIVE', blocks: null, seconds: 3.2, stats }), 'orders: ~20,000 rows, 1.3 MB; ~3.2 s (index build), blocking neither reads nor writes');
+  t.is(describeLock({ ...base, stats: null }), 'orders: not in the target database yet');
+});

@@ -29,7 +29,7 @@ test('a big, unknown or unread table keeps the finding an error', async (t) => {
 });
 
 test('a table of few rows that are mostly TOAST is not small', (t) => {
-  const base = { table: 't', kind: 'r', rowsSource: 'statistics' as const, heapBytes: 8192, indexes: 0 };
+  const base = { table: 't', kind: 'r', throughIndex: false, rowsSource: 'statistics' as const, heapBytes: 8192, indexes: 0 };
   t.true(isSmallTable({ ...base, rows: 9_999, totalBytes: 81_000_000 }, 10_000));
   t.false(isSmallTable({ ...base, rows: 9_999, totalBytes: 82_000_000 }, 10_000));
   t.false(isSmallTable({ ...base, rows: 5, totalBytes: 100 }, 0));

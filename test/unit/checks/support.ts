@@ -58,7 +58,7 @@ export function facts(tables: Record<string, Partial<TableStats> | null>, server
       name,
       stats === null
         ? null
-        : { table: name, kind: 'r', rows: 0, rowsSource: 'statistics', heapBytes: 8192, totalBytes: 16_384, indexes: 1, ...stats },
+        : { table: name, kind: 'r', throughIndex: false, rows: 0, rowsSource: 'statistics', heapBytes: 8192, totalBytes: 16_384, indexes: 1, ...stats },
     );
   }
   return { serverVersion, tables: map, error: null };
