@@ -34,7 +34,7 @@ function costOf(statement: CapturedStatement, created: ReadonlySet<string>, held
   }
   // With a lock_timeout, a wait for another table's lock is bounded (and retried): the lock held meanwhile is too.
   const other = lockTimeout ? undefined : existing.find((l) => !held.has(l.relation) && waitsBehindOthers(l.mode));
-  if (other) return { kind: 'wait', why: `must first get a ${other.mode} lock on ${other.relation}, and waits behind every query running there`, tables: [] };
+  if (other) return { kind: 'wait', why: `must first get ${/^[AEIOU]/.test(other.mode) ? 'an' : 'a'} ${other.mode} lock on ${other.relation}, and waits behind every query running there`, tables: [] };
   return null;
 }
 
@@ -87,7 +87,7 @@ export const lockHeldAcrossStatements: Check = {
       const first = costs[0];
       const work = costs.filter((c) => c.cost.kind === 'work');
       const tables = [...new Set(work.flatMap((c) => c.cost.tables))];
-      const more = costs.length > 1 ? ` (and ${costs.length - 1} more statement${costs.length === 2 ? '' : 's'} after it)` : '';
+      const more = costs.length > 1 ? `, and ${costs.length - 1} more after it` : '';
       findings.push({
         code: this.id,
         severity: work.length > 0 ? 'error' : 'warning',
@@ -95,7 +95,7 @@ export const lockHeldAcrossStatements: Check = {
         statement: first.statement.sql,
         message:
           `${report.name} takes an ACCESS EXCLUSIVE lock on ${lock.relation} (${short(lock.statement.sql, 100)}) and holds it to the end of its transaction, ` +
-          `through "${short(first.statement.sql, 100)}", which ${first.cost.why}${more}: every read and write of ${lock.relation} waits for all of it.`,
+          `through a later statement that ${first.cost.why} (${short(first.statement.sql, 100)})${more}: every read and write of ${lock.relation} waits for all of it.`,
         hint:
           `// Keep the lock short: end the migration right after the statement that takes it, and run the rest in the next migration\n` +
           `// (or before the lock, when the order allows). Fill rows with backfill(), which commits each batch on its own:\n` +
