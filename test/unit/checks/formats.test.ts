@@ -142,3 +142,25 @@ test('describeLock: rows, size, what the lock blocks and for how long; an index 
   t.is(describeLock({ ...base, relation: 'orders', mode: 'SHARE UPDATE EXCLUSIVE', blocks: null, seconds: 3.2, stats }), 'orders: ~20,000 rows, 1.3 MB; ~3.2 s (index build), blocking neither reads nor writes');
   t.is(describeLock({ ...base, stats: null }), 'orders: not in the target database yet');
 });
+
+test.serial('paths are relative to $GITHUB_WORKSPACE, else the git repository around the project, else the project folder', async (t) => {
+  const { repositoryRoot } = await import('../../../src/cli/formats/locate.js');
+  const { mkdir } = await import('node:fs/promises');
+  const repo = await mkdtemp(path.join(os.tmpdir(), 'knex-zd-repo-'));
+  t.teardown(() => rm(repo, { recursive: true, force: true }));
+  const app = path.join(repo, 'services', 'app');
+  await mkdir(app, { recursive: true });
+  const saved = process.env.GITHUB_WORKSPACE;
+  delete process.env.GITHUB_WORKSPACE;
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.GITHUB_WORKSPACE;
+    else process.env.GITHUB_WORKSPACE = saved;
+  });
+  t.is(repositoryRoot(app), app);
+  await mkdir(path.join(repo, '.git'));
+  t.is(repositoryRoot(app), repo);
+  process.env.GITHUB_WORKSPACE = path.join(repo, 'services');
+  t.is(repositoryRoot(app), path.join(repo, 'services'));
+  process.env.GITHUB_WORKSPACE = os.tmpdir() === '/' ? '/nonexistent' : path.join(repo, 'elsewhere');
+  t.is(repositoryRoot(app), repo);
+});
