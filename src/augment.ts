@@ -7,8 +7,11 @@ export interface MigrationConfig {
   stage?: Stage;
   /** knex's flag; when absent, knex-zd runs the migration outside a transaction only if a statement needs it. */
   transaction?: boolean;
-  /** Check ids this migration opts out of, after a human judged them safe here (greppable: `allowUnsafe`). */
-  allowUnsafe?: string[];
+  /**
+   * Check ids this migration opts out of, each with the reason a human judged it safe here
+   * (greppable: `allowUnsafe`), e.g. `{ 'create-index-blocking': 'lookup table of 40 rows, checked 2025-03-01' }`.
+   */
+  allowUnsafe?: Record<string, string>;
 }
 
 declare module 'knex' {

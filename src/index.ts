@@ -129,6 +129,8 @@ export type {
   MigrateResult,
 } from './migrator/staged-migrator.js';
 export type { StageOrderConflict } from './migrator/stage-order.js';
-export { runChecks, CHECKS } from './checks/index.js';
-export type { CheckResult } from './checks/index.js';
+export { runChecks, CHECKS, checkRules } from './checks/index.js';
+export type { CheckResult, CheckRule } from './checks/index.js';
+export { loadTargetFacts } from './analysis/table-stats.js';
+export type { TargetFacts, TableStats } from './analysis/table-stats.js';
 export type { Check, CheckContext } from './checks/types.js';

@@ -14,8 +14,8 @@ export interface MigrationModule {
     stage?: Stage;
     /** knex's own flag; when absent, knex-zero-downtime decides from the statements. */
     transaction?: boolean;
-    /** Check ids this migration opts out of, after a human judged them safe here. */
-    allowUnsafe?: string[];
+    /** Check ids this migration opts out of, each with the reason a human judged it safe here. */
+    allowUnsafe?: Record<string, string>;
   };
 }
 
@@ -97,7 +97,8 @@ function reportBase(migration: MigrationInput, direction: Direction) {
     direction,
     declaredStage: config.stage as unknown,
     hasDown: typeof migration.module?.down === 'function',
-    allowUnsafe: Array.isArray(config.allowUnsafe) ? config.allowUnsafe.filter((id) => typeof id === 'string') : [],
+    allowUnsafe: wellFormedAllowUnsafe(config.allowUnsafe),
+    declaredAllowUnsafe: config.allowUnsafe as unknown,
     transactionDeclared: typeof config.transaction === 'boolean',
   };
 }
@@ -164,4 +165,14 @@ export async function analyzeMigration(
   const up: Capture =
     direction === 'down' && downNeedsUp(migration, options.settings) ? await captureMigration(knex, module.up!, await CaptureSession.open(knex)) : capture;
   return buildReport(migration, direction, capture, up, { ...options, analysedBy: 'capture' });
+}
+
+/** The entries of `config.allowUnsafe` that opt out: a check id with a non-empty reason (the check `invalid-allow-unsafe` reports the others). */
+function wellFormedAllowUnsafe(value: unknown): Readonly<Record<string, string>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  const out: Record<string, string> = {};
+  for (const [id, reason] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof reason === 'string' && reason.trim() !== '') out[id] = reason.trim();
+  }
+  return Object.freeze(out);
 }

@@ -19,10 +19,65 @@ export const STATEMENT_FINDING_CODES = Object.freeze([
   'rename-table',
   'rename-column',
   'table-rewrite',
+  'not-null-without-default',
+  'reindex-blocking',
+  'detach-partition-blocking',
+  'refresh-materialized-view-blocking',
+  'lock-table',
+  'whole-table-update',
+  'whole-table-delete',
+  'truncate-cascade',
+  'domain-constraint-validating',
 ] as const);
 
 /** One of {@link STATEMENT_FINDING_CODES}. */
 export type StatementFindingCode = (typeof STATEMENT_FINDING_CODES)[number];
+
+/** One line per statement finding: what it finds (the rule's description in SARIF output and the README). */
+export const STATEMENT_FINDING_DESCRIPTIONS: Readonly<Record<StatementFindingCode, string>> = Object.freeze({
+  'parse-error': 'a statement PostgreSQL cannot parse',
+  'unclassified-statement': 'a statement knex-zd cannot classify, so it cannot call it safe',
+  'create-index-blocking': 'CREATE INDEX without CONCURRENTLY on an existing table (blocks writes for the build)',
+  'drop-index-blocking': 'DROP INDEX without CONCURRENTLY (ACCESS EXCLUSIVE on its table)',
+  'foreign-key-validating': 'ADD FOREIGN KEY without NOT VALID (blocks writes to both tables while it scans)',
+  'check-constraint-validating': 'ADD CHECK without NOT VALID (blocks reads and writes while it scans)',
+  'set-not-null-scan': 'SET NOT NULL by a full scan under ACCESS EXCLUSIVE',
+  'unique-constraint-blocking': 'ADD UNIQUE / PRIMARY KEY / EXCLUDE that builds its index under ACCESS EXCLUSIVE',
+  'column-type-rewrite': 'ALTER COLUMN TYPE that rewrites the table',
+  'volatile-default': 'ADD COLUMN with a volatile default (rewrites the table)',
+  'rename-table': 'RENAME of a table outside the safer operation (breaks the old code)',
+  'rename-column': 'RENAME COLUMN outside the safer operation (breaks the old code)',
+  'table-rewrite': 'a statement that rewrites a table under ACCESS EXCLUSIVE',
+  'not-null-without-default': 'ADD COLUMN … NOT NULL without a default on an existing table (fails on rows, and on the old code\'s INSERTs)',
+  'reindex-blocking': 'REINDEX without CONCURRENTLY (blocks writes, and reads through the rebuilt indexes)',
+  'detach-partition-blocking': 'DETACH PARTITION without CONCURRENTLY (ACCESS EXCLUSIVE on the parent table)',
+  'refresh-materialized-view-blocking': 'REFRESH MATERIALIZED VIEW without CONCURRENTLY (blocks reads of the view)',
+  'lock-table': 'an explicit LOCK TABLE in a mode that blocks writes, held to the end of the transaction',
+  'whole-table-update': 'an UPDATE of a whole existing table in one statement (every row stays locked until it commits)',
+  'whole-table-delete': 'a DELETE of a whole existing table in one statement (every row stays locked until it commits)',
+  'truncate-cascade': 'TRUNCATE … CASCADE (also empties every table with a foreign key to it)',
+  'domain-constraint-validating': 'ALTER DOMAIN … ADD CONSTRAINT without NOT VALID (checks every column of the domain under a SHARE lock)',
+});
+
+/**
+ * Findings whose danger lasts as long as the statement reads or rewrites its table: on a table
+ * below `checks.smallTable` rows they become notes. The others (renames, drops, failures, lock
+ * queues) hurt whatever the size.
+ */
+export const SIZE_BOUND_FINDING_CODES: ReadonlySet<string> = new Set<StatementFindingCode>([
+  'create-index-blocking',
+  'foreign-key-validating',
+  'check-constraint-validating',
+  'set-not-null-scan',
+  'unique-constraint-blocking',
+  'column-type-rewrite',
+  'volatile-default',
+  'table-rewrite',
+  'reindex-blocking',
+  'refresh-materialized-view-blocking',
+  'whole-table-update',
+  'whole-table-delete',
+]);
 
 /** A table as a finding names it: how the SQL wrote it, and its parts. */
 export interface TableName {
@@ -285,6 +340,169 @@ export function tableRewrite(input: { relation: string | null; what: string; hin
     message: `${input.what} rewrites ${target} and its indexes while blocking reads and writes (ACCESS EXCLUSIVE) until it is done.`,
     hint: input.hint,
   };
+}
+
+/** `ADD COLUMN … NOT NULL` without a default on a table in use. */
+export function notNullWithoutDefault(input: { table: TableName; column: string; type: string }): Finding {
+  const { table, column, type } = input;
+  return {
+    code: 'not-null-without-default',
+    severity: 'error',
+    message: `Adding ${qualified(table)}.${quoted(column)} as NOT NULL without a default fails as soon as the table has a row (column "${column}" contains null values), and once it exists, every INSERT of the old code, which does not name it, fails too.`,
+    hint: [
+      addNullableColumnCall(table, column, type),
+      `await backfill(knex, ${jsString(table.table)}, { ${jsKey(column)}: '<value>' }${batchOptions(table)});`,
+      `// then, in a post-deploy migration, once the new code writes it on every insert:`,
+      `await setNotNull(knex, ${jsString(table.table)}, ${jsString(column)}${schemaOption(table)});`,
+      `// or, when every row may start with the same value (no rewrite, the old code's INSERTs get the default):`,
+      `await addColumnWithDefault(knex, ${jsString(table.table)}, ${jsString(column)}, ${jsString(type)}, '<value>', { notNull: true${table.schema ? `, schema: ${jsString(table.schema)}` : ''} });`,
+    ].join('\n'),
+  };
+}
+
+/** `REINDEX` without `CONCURRENTLY`. */
+export function reindexBlocking(input: { kind: string; target: string }): Finding {
+  const { kind, target } = input;
+  const what = `REINDEX ${kind}${target ? ` ${target}` : ''}`;
+  const message =
+    `${what} without CONCURRENTLY blocks writes to ${kind === 'INDEX' || kind === 'TABLE' ? 'the table' : 'each table it covers'} (SHARE) and locks each index it rebuilds ACCESS EXCLUSIVE, ` +
+    'which blocks every query the planner considers that index for (in practice reads too) until the rebuild ends.';
+  if (kind === 'SYSTEM') {
+    return { code: 'reindex-blocking', severity: 'error', message, hint: '// REINDEX SYSTEM cannot run concurrently: run it in a maintenance window, outside the migrations.' };
+  }
+  return {
+    code: 'reindex-blocking',
+    severity: 'error',
+    message,
+    hint: `await knex.raw(${jsString(`REINDEX ${kind} CONCURRENTLY ${target}`)}); // PostgreSQL 12+; outside a transaction, which knex-zd arranges`,
+  };
+}
+
+/** `ALTER TABLE … DETACH PARTITION` without `CONCURRENTLY`. */
+export function detachPartitionBlocking(input: { parent: TableName; partition: TableName }): Finding {
+  const { parent, partition } = input;
+  const concurrent = `ALTER TABLE ${qualified(parent)} DETACH PARTITION ${qualified(partition)} CONCURRENTLY`;
+  return {
+    code: 'detach-partition-blocking',
+    severity: 'warning',
+    message: `Detaching ${qualified(partition)} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the partitioned table ${qualified(parent)}: every query on it queues behind the detach while it waits for the queries already running there.`,
+    hint: `await knex.raw(${jsString(concurrent)}); // PostgreSQL 14+; outside a transaction (knex-zd arranges it); not possible while the table has a DEFAULT partition`,
+  };
+}
+
+/** `REFRESH MATERIALIZED VIEW` without `CONCURRENTLY`. */
+export function refreshBlocking(input: { view: TableName }): Finding {
+  const { view } = input;
+  return {
+    code: 'refresh-materialized-view-blocking',
+    severity: 'error',
+    message: `REFRESH MATERIALIZED VIEW ${qualified(view)} without CONCURRENTLY blocks every read of the view (ACCESS EXCLUSIVE) while its query runs again.`,
+    hint: [
+      `// CONCURRENTLY needs a unique index on plain columns of the view that covers every row (no WHERE); once:`,
+      `await addIndexConcurrently(knex, ${jsString(view.table)}, ['<unique column>'], { unique: true${view.schema ? `, schema: ${jsString(view.schema)}` : ''} });`,
+      `await knex.raw(${jsString(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${qualified(view)}`)}); // blocks writes to the view only, never its reads`,
+    ].join('\n'),
+  };
+}
+
+/** An explicit `LOCK TABLE` in a mode that blocks writes. */
+export function lockTable(input: { tables: readonly TableName[]; mode: string }): Finding {
+  const names = input.tables.map(qualified).join(', ');
+  const blocks = input.mode === 'ACCESS EXCLUSIVE' ? 'reads and writes' : 'writes';
+  return {
+    code: 'lock-table',
+    severity: 'error',
+    message: `LOCK TABLE ${names} IN ${input.mode} MODE blocks ${blocks} until the transaction ends, through every statement after it, and while it waits for its lock every later query on the table queues behind it.`,
+    hint: [
+      `// Delete the LOCK TABLE: each statement takes the lock it needs, under knex-zd's lock_timeout and retries.`,
+      `// To keep other writers off the rows you change, lock those rows only:`,
+      `await knex(${jsString(input.tables[0]?.table ?? '<table>')}).where('<column>', '<value>').forUpdate().select('<key column>');`,
+    ].join('\n'),
+  };
+}
+
+/** An UPDATE or DELETE of a whole existing table in one statement. */
+export function wholeTableChange(input: {
+  verb: 'UPDATE' | 'DELETE';
+  table: TableName;
+  /** `column → SQL expression` of an UPDATE's SET list, when it could be read. */
+  set: readonly (readonly [string, string])[];
+  /** The WHERE clause's text, or null. */
+  where: string | null;
+}): Finding {
+  const { verb, table, set, where } = input;
+  const scope = where === null ? 'every row (it has no WHERE)' : `every row that WHERE ${where} matches (nothing in it bounds how many)`;
+  const message = `${verb} of ${qualified(table)} changes ${scope} in one statement: each changed row stays locked until its transaction commits, so every concurrent write to those rows waits for the whole statement; it also leaves as many dead rows, and a burst of WAL that replicas must replay.`;
+  if (verb === 'UPDATE') {
+    const values = set.length > 0 ? set.map(([column, expression]) => `${jsKey(column)}: ${jsValue(expression)}`).join(', ') : "'<column>': '<value>'";
+    const options = [`batchSize: ${BATCH_SIZE}`, ...(where === null ? [] : [`where: ${jsString(where)}`]), ...(table.schema ? [`schema: ${jsString(table.schema)}`] : [])];
+    return {
+      code: 'whole-table-update',
+      severity: 'error',
+      message,
+      hint: [
+        `// batches by primary key, each its own short transaction, resumable (run the migration with config.transaction = false):`,
+        `await backfill(knex, ${jsString(table.table)}, { ${values} }, { ${options.join(', ')} });`,
+      ].join('\n'),
+    };
+  }
+  const batch = `DELETE FROM ${qualified(table)} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${qualified(table)}${where === null ? '' : ` WHERE ${where}`} LIMIT ${BATCH_SIZE}))`;
+  return {
+    code: 'whole-table-delete',
+    severity: 'error',
+    message,
+    hint: [
+      `// in batches, each its own short transaction (export const config = { transaction: false };):`,
+      `for (;;) {`,
+      `  const { rowCount } = await knex.raw(${jsString(batch)});`,
+      `  if (rowCount === 0) break;`,
+      `}`,
+    ].join('\n'),
+  };
+}
+
+/** `TRUNCATE … CASCADE`. */
+export function truncateCascade(input: { tables: readonly TableName[] }): Finding {
+  const names = input.tables.map(qualified).join(', ');
+  const first = input.tables[0] ? qualified(input.tables[0]) : '"<table>"';
+  return {
+    code: 'truncate-cascade',
+    severity: 'error',
+    message: `TRUNCATE ${names} CASCADE also empties every table with a foreign key to ${input.tables.length === 1 ? 'it' : 'them'} (and the tables referencing those), whatever they hold: the database decides which at run time, not this migration.`,
+    hint: [
+      `// Name every table to empty; without CASCADE, PostgreSQL refuses instead of emptying a table you did not list.`,
+      `// The tables with a foreign key to it: SELECT conrelid::regclass FROM pg_constraint WHERE contype = 'f' AND confrelid = '${first.replace(/'/g, "''")}'::regclass;`,
+      `await knex.raw(${jsString(`TRUNCATE ${names}, "<referencing table>"`)});`,
+    ].join('\n'),
+  };
+}
+
+/** `ALTER DOMAIN … ADD CONSTRAINT` (or `SET NOT NULL`) that validates every column of the domain. */
+export function domainConstraintValidating(input: { domain: readonly string[]; name: string | null; check: string | null }): Finding {
+  const domain = input.domain.map(quoteIdent).join('.');
+  const name = input.name ?? `${input.domain.at(-1) ?? 'domain'}_check`;
+  const check = input.check ?? 'VALUE IS NOT NULL';
+  return {
+    code: 'domain-constraint-validating',
+    severity: 'error',
+    message: `Adding a constraint to the domain ${domain} checks every column of that type in every table, holding a SHARE lock on each of those tables (blocking their writes) until all are scanned.`,
+    hint: [
+      `await knex.raw(${jsString(`ALTER DOMAIN ${domain} ADD CONSTRAINT ${quoteIdent(name)} CHECK (${check}) NOT VALID`)}); // instant; new values are checked from now on`,
+      `// then, in a later migration with export const config = { transaction: false }, at a quiet time (PostgreSQL 17 and older still lock writes for this scan):`,
+      `await knex.raw(${jsString(`ALTER DOMAIN ${domain} VALIDATE CONSTRAINT ${quoteIdent(name)}`)});`,
+    ].join('\n'),
+  };
+}
+
+/** A SQL expression as a backfill value: a JavaScript literal when it is one, else `knex.raw('…')`. */
+function jsValue(expression: string): string {
+  const text = expression.trim();
+  if (/^-?\d+(\.\d+)?$/.test(text)) return text;
+  if (/^(true|false)$/i.test(text)) return text.toLowerCase();
+  if (/^null$/i.test(text)) return 'null';
+  const literal = /^'((?:[^']|'')*)'$/.exec(text);
+  if (literal) return jsString(literal[1].replace(/''/g, "'"));
+  return `knex.raw(${jsString(text)})`;
 }
 
 /** `"schema"."table"` for SQL written into a hint. */

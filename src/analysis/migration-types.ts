@@ -82,8 +82,14 @@ export interface MigrationReport {
   /** True when the file's config set `transaction` explicitly (to true or false). */
   readonly transactionDeclared: boolean;
   readonly hasDown: boolean;
-  /** Check ids the file opts out of: `export const config = { allowUnsafe: ['create-index-blocking'] }`. */
-  readonly allowUnsafe: readonly string[];
+  /**
+   * Check ids the file opts out of, each with the reason a human gave:
+   * `export const config = { allowUnsafe: { 'create-index-blocking': 'lookup table of 40 rows' } }`.
+   * Only well-formed entries (a non-empty reason); the `invalid-allow-unsafe` check reports the rest.
+   */
+  readonly allowUnsafe: Readonly<Record<string, string>>;
+  /** The raw `config.allowUnsafe` value of the file (possibly invalid), `undefined` when absent. */
+  readonly declaredAllowUnsafe?: unknown;
   readonly statements: readonly CapturedStatement[];
   /** Set when the file could not be loaded or its function threw during analysis. */
   readonly error: Error | null;
@@ -97,4 +103,13 @@ export interface CheckFinding extends Finding {
   readonly migration: string | null;
   /** The statement it is about, if any. */
   readonly statement?: string;
+  /**
+   * The existing tables whose size decides how long the danger lasts (the tables a statement
+   * scans or rewrites): when all are below `checks.smallTable` rows, the finding becomes a note.
+   */
+  readonly tables?: readonly string[];
+  /** Set when the migration opted out of this check with `config.allowUnsafe`: kept as a note, with the reason. */
+  readonly allowed?: { readonly reason: string };
+  /** Set when every table of `tables` is below `checks.smallTable`: kept as a note that says why. */
+  readonly smallTable?: { readonly note: string };
 }

@@ -1,4 +1,8 @@
+import { estimateLocks, formatSeconds, formatTableSize, type LockEstimate } from '../analysis/lock-estimate.js';
 import type { CheckFinding, MigrationReport } from '../analysis/migration-types.js';
+import { NO_TARGET_FACTS, type TargetFacts } from '../analysis/table-stats.js';
+import { versionText } from '../checks/server-version.js';
+import { tablesCreatedBefore } from '../checks/unsafe/statements.js';
 import type { MigrationPlan, MigrationStatus } from '../migrator/staged-migrator.js';
 import type { palette} from './output.js';
 import { table } from './output.js';
@@ -21,8 +25,26 @@ function flags(s: MigrationReport['statements'][number]): string {
   return parts.join(', ');
 }
 
+/** The existing tables each statement of `m` locks, with their size and how long the lock is held. */
+export function statementLocks(m: MigrationReport, target: TargetFacts): LockEstimate[][] {
+  return m.statements.map((s, i) => estimateLocks(s, target, tablesCreatedBefore(m, i)));
+}
+
+/** `orders: ~40 rows, 48 kB; blocks writes for ~2 ms (index build)`, or `orders: not in the target database yet`. */
+export function describeLock(estimate: LockEstimate): string {
+  if (!estimate.stats) return `${estimate.relation}: not in the target database yet`;
+  const name = estimate.stats.throughIndex ? `${estimate.relation} (an index of ${estimate.stats.table})` : estimate.relation;
+  const parts = [`${name}: ${formatTableSize(estimate.stats)}`];
+  const work = estimate.work ? ` (${estimate.work})` : '';
+  if (estimate.blocks && estimate.seconds !== null) parts.push(`blocks ${estimate.blocks} for ${formatSeconds(estimate.seconds)}${work}`);
+  else if (estimate.blocks && estimate.work) parts.push(`blocks ${estimate.blocks} for the whole ${estimate.work}`);
+  else if (estimate.seconds !== null) parts.push(`${formatSeconds(estimate.seconds)}${work}, blocking neither reads nor writes`);
+  return parts.join('; ');
+}
+
 /** The human form of one analysed migration: its stage, then each statement with its lock. */
-export function formatMigration(m: MigrationReport, c: Palette): string {
+export function formatMigration(m: MigrationReport, c: Palette, target: TargetFacts = NO_TARGET_FACTS): string {
+  const locks = target.tables.size > 0 ? statementLocks(m, target) : [];
   const mode = m.transaction ? 'in a transaction' : 'outside a transaction';
   const lines = [`${c.bold(m.name)}  ${stageLabel(m, c)}  ${c.dim(mode)}`];
   if (m.error) lines.push(`  ${c.red(`could not be analysed: ${m.error.message}`)}`);
@@ -34,16 +56,22 @@ export function formatMigration(m: MigrationReport, c: Palette): string {
     const extra = flags(s);
     lines.push(`  ${i + 1}. ${s.analysis.summary}  ${lockColored}${extra ? `  ${c.yellow(extra)}` : ''}${via}`);
     lines.push(`     ${c.dim(s.sql.replace(/\s*\n\s*/g, ' '))}`);
+    for (const estimate of locks[i] ?? []) {
+      const text = `     ${describeLock(estimate)}`;
+      lines.push(estimate.blocks && estimate.seconds !== null && estimate.seconds >= 1 ? c.yellow(text) : c.dim(text));
+    }
   });
   return lines.join('\n');
 }
 
-/** One finding, strong_migrations style: what, why, then the safe way to paste. */
+/** One finding, strong_migrations style: what, why, then the safe way to paste. A note says why it is one. */
 export function formatFinding(f: CheckFinding, c: Palette): string {
-  const level = f.severity === 'error' ? c.red('error') : f.severity === 'warning' ? c.yellow('warning') : c.dim(f.severity);
+  const level = f.severity === 'error' ? c.red('error') : f.severity === 'warning' ? c.yellow('warning') : c.cyan(f.allowed ? 'allowed' : 'note');
   const lines = [`${level} ${c.bold(`[${f.code}]`)} ${f.migration ?? ''}`, `  ${f.message}`];
   if (f.statement) lines.push(c.dim(`  statement: ${f.statement.replace(/\s*\n\s*/g, ' ')}`));
-  if (f.hint) lines.push(`  ${c.green('safe alternative:')}`, ...f.hint.split('\n').map((l) => `    ${l}`));
+  if (f.allowed) lines.push(`  ${c.cyan('allowed by config.allowUnsafe:')} ${f.allowed.reason}`);
+  else if (f.smallTable) lines.push(`  ${c.cyan('small table:')} ${f.smallTable.note}`);
+  else if (f.hint) lines.push(`  ${c.green('safe alternative:')}`, ...f.hint.split('\n').map((l) => `    ${l}`));
   return lines.join('\n');
 }
 
@@ -51,10 +79,13 @@ export function formatFinding(f: CheckFinding, c: Palette): string {
 export function findingsSummary(findings: readonly CheckFinding[], c: Palette): string {
   const errors = findings.filter((f) => f.severity === 'error').length;
   const warnings = findings.filter((f) => f.severity === 'warning').length;
-  if (errors + warnings === 0) return c.green('No problems found.');
+  const notes = findings.filter((f) => f.severity === 'info').length;
+  const noted = notes ? ` (${notes} note${notes === 1 ? '' : 's'})` : '';
+  if (errors + warnings === 0) return `${c.green('No problems found.')}${noted}`;
   const parts = [];
   if (errors) parts.push(c.red(`${errors} error${errors === 1 ? '' : 's'}`));
   if (warnings) parts.push(c.yellow(`${warnings} warning${warnings === 1 ? '' : 's'}`));
+  if (notes) parts.push(`${notes} note${notes === 1 ? '' : 's'}`);
   return parts.join(', ');
 }
 
@@ -70,7 +101,11 @@ export function formatPlan(plan: MigrationPlan, c: Palette): string {
         : `${plan.migrations.length} ${scope}migration${plan.migrations.length === 1 ? '' : 's'} to ${what}:`,
     ),
   );
-  for (const m of plan.migrations) out.push('', formatMigration(m, c));
+  if (plan.target.error) out.push(c.dim(`(table sizes unavailable: ${plan.target.error})`));
+  else if (plan.target.serverVersion && plan.migrations.length > 0) {
+    out.push(c.dim(`Sizes from the target database (PostgreSQL ${versionText(plan.target.serverVersion)}); lock times are rough estimates.`));
+  }
+  for (const m of plan.migrations) out.push('', formatMigration(m, c, plan.target));
   if (plan.skipped.length > 0) {
     out.push('', c.dim(`Left for the post-deploy step (knex-zd migrate:${plan.direction === 'up' ? 'latest' : 'rollback'}):`));
     for (const m of plan.skipped) out.push(c.dim(`  ${m.name}  ${m.stage}`));
@@ -86,8 +121,25 @@ export function formatPlan(plan: MigrationPlan, c: Palette): string {
   return out.join('\n');
 }
 
-/** The JSON form of an analysed migration. */
-export function migrationJson(m: MigrationReport) {
+/** The JSON form of a statement's lock estimates. */
+function locksJson(estimates: readonly LockEstimate[]) {
+  return estimates.map((e) => ({
+    relation: e.relation,
+    mode: e.mode,
+    blocks: e.blocks,
+    table: e.stats?.table ?? null,
+    rows: e.stats?.rows ?? null,
+    rowsSource: e.stats?.rowsSource ?? null,
+    heapBytes: e.stats?.heapBytes ?? null,
+    totalBytes: e.stats?.totalBytes ?? null,
+    work: e.work,
+    estimatedSeconds: e.seconds,
+  }));
+}
+
+/** The JSON form of an analysed migration (with the sizes of the tables it locks, when `target` has them). */
+export function migrationJson(m: MigrationReport, target: TargetFacts = NO_TARGET_FACTS) {
+  const locks = statementLocks(m, target);
   return {
     name: m.name,
     file: m.file,
@@ -97,7 +149,7 @@ export function migrationJson(m: MigrationReport) {
     transaction: m.transaction,
     analysedBy: m.analysedBy ?? 'capture',
     error: m.error ? m.error.message : null,
-    statements: m.statements.map((s) => ({
+    statements: m.statements.map((s, i) => ({
       sql: s.sql,
       summary: s.analysis.summary,
       kind: s.analysis.kind,
@@ -113,6 +165,7 @@ export function migrationJson(m: MigrationReport) {
       classified: s.analysis.classified,
       findings: s.analysis.findings,
       trace: s.trace ?? null,
+      tables: locksJson(locks[i]),
     })),
   };
 }
@@ -123,7 +176,8 @@ export function planJson(plan: MigrationPlan) {
     direction: plan.direction,
     stage: plan.stage,
     analysis: plan.analysis,
-    migrations: plan.migrations.map(migrationJson),
+    target: { serverVersion: plan.target.serverVersion, error: plan.target.error },
+    migrations: plan.migrations.map((m) => migrationJson(m, plan.target)),
     skipped: plan.skipped.map((m) => ({ name: m.name, stage: m.stage, stageSource: m.stageSource })),
     conflicts: plan.conflicts,
     findings: plan.checks.findings,

@@ -3,7 +3,8 @@ import { analyzeMigration, type MigrationModule } from '../analysis/analyze-migr
 import { CaptureSession } from '../analysis/capture/capture-session.js';
 import { ShadowSession } from '../analysis/shadow/shadow-session.js';
 import type { CheckFinding, Direction, MigrationReport } from '../analysis/migration-types.js';
-import { runChecks, type CheckResult } from '../checks/index.js';
+import { loadTargetFacts, lockedRelations, type TargetFacts } from '../analysis/table-stats.js';
+import { CHECKS, runChecks, type CheckResult } from '../checks/index.js';
 import { parseSettings, type Settings } from '../config.js';
 import { CheckFailedError, StageError } from '../errors.js';
 import type { Stage, StageSource } from '../stages.js';
@@ -39,6 +40,8 @@ export interface MigrationPlan {
   readonly conflicts: readonly StageOrderConflict[];
   readonly checks: CheckResult;
   readonly analysis: AnalysisInfo;
+  /** The target database's version and the sizes of the tables the plan locks (read once, read-only). */
+  readonly target: TargetFacts;
 }
 
 /** A migration with its state and stage, for `migrate:status`/`migrate:list`. */
@@ -74,7 +77,7 @@ export interface StagedMigrator extends KnexMigrator {
   /** What `rollback` would revert, analysed and checked; touches nothing. */
   planRollback(options?: StagedOptions & { all?: boolean }): Promise<MigrationPlan>;
   /** Analyses every migration (completed or not) and runs the checks. */
-  check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo }>;
+  check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo; target: TargetFacts }>;
   /** Every migration with its state and stage. */
   status(): Promise<MigrationStatus[]>;
 }
@@ -178,7 +181,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
           return before;
         });
       }
-      const plan = this.plan('up', 'pre-deploy', run, skipped, analysis);
+      const plan = await this.plan('up', 'pre-deploy', run, skipped, analysis);
       return { ...plan, conflicts };
     }
 
@@ -200,11 +203,12 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       );
     }
 
-    async check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo }> {
+    async check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo; target: TargetFacts }> {
       const all = await this.loadAll();
       // In a shadow, every migration runs from an empty database, in file order.
       const { reports: migrations, analysis } = await this.reports(all, 'up', 'nothing');
-      return { migrations, result: runChecks(migrations, this.settings), analysis };
+      const target = await loadTargetFacts(this.knex, lockedRelations(migrations));
+      return { migrations, result: runChecks(migrations, this.settings, CHECKS, target), analysis, target };
     }
 
     async status(): Promise<MigrationStatus[]> {
@@ -220,16 +224,19 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       }));
     }
 
-    private plan(
+    private async plan(
       direction: Direction,
       stage: Stage | null,
       migrations: MigrationReport[],
       skipped: MigrationReport[],
       analysis: AnalysisInfo,
-    ): MigrationPlan {
+    ): Promise<MigrationPlan> {
       // Skipped migrations are checked too: a mistake in them would only surface at the next step.
-      const checks = runChecks([...migrations, ...skipped].sort(byName), this.settings);
-      return { direction, stage, migrations, skipped, conflicts: [], checks, analysis };
+      const checked = [...migrations, ...skipped].sort(byName);
+      // Sizes and the server's version come from the target, once per plan (read-only).
+      const target = await loadTargetFacts(this.knex, lockedRelations(checked));
+      const checks = runChecks(checked, this.settings, CHECKS, target);
+      return { direction, stage, migrations, skipped, conflicts: [], checks, analysis, target };
     }
 
     private async analyse(loaded: Loaded[], direction: Direction, stage: Stage | null, skipped: MigrationReport[]) {

@@ -2,7 +2,7 @@
 import type { Stage } from '../../stages.js';
 import { columnTypeOf, formatColumnType, isBinaryCoercible, isSerial, serialBaseType } from '../column-types.js';
 import type { ColumnType } from '../column-types.js';
-import { addNullableColumnCall, checkConstraintValidating, columnTypeRewrite, foreignKeyValidating, setNotNullScan, tableRewrite, uniqueConstraintBlocking, volatileDefault } from '../findings.js';
+import { addNullableColumnCall, checkConstraintValidating, columnTypeRewrite, detachPartitionBlocking, foreignKeyValidating, notNullWithoutDefault, setNotNullScan, tableRewrite, uniqueConstraintBlocking, volatileDefault } from '../findings.js';
 import type { TableName } from '../findings.js';
 import { ALTER_TABLE_RULES } from '../lock-rules.js';
 import type { PgNode } from '../parser.js';
@@ -238,6 +238,7 @@ export function addColumn(context: AlterContext, definition: PgNode): void {
   }
   if (isNew) return;
 
+  if (facts.notNull && !hasDefault) statement.finding(notNullWithoutDefault({ table, column, type: typeText }));
   if (volatileCall !== null || isSerial(facts.type) || facts.identity !== null) {
     const expression =
       facts.defaultExpression && facts.defaultLocation !== undefined
@@ -566,4 +567,5 @@ export function detachPartition(context: AlterContext, command: PgNode): void {
   if (context.lockable) statement.lock(partition.display, lock);
   statement.object(partition, null, 'alter');
   if (concurrent) statement.transactional = false;
+  else if (!context.isNew && context.lockable) statement.finding(detachPartitionBlocking({ parent: context.table, partition }));
 }

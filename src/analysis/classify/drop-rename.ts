@@ -1,5 +1,6 @@
 /** DROP, RENAME, SET SCHEMA and TRUNCATE. */
-import { dropIndexBlocking, renameColumn, renameTable } from '../findings.js';
+import { dropIndexBlocking, renameColumn, renameTable, truncateCascade } from '../findings.js';
+import type { TableName } from '../findings.js';
 import type { PgNode } from '../parser.js';
 import type { LockMode } from '../types.js';
 import { RELATION_KINDS, TABLE_CHILD_KINDS, namesOf, tableFromNames, tableOf } from './names.js';
@@ -162,8 +163,10 @@ export function classifyTruncate(statement: StatementBuilder, body: PgNode): voi
   statement.action('TRUNCATE', 'post-deploy', 'ACCESS EXCLUSIVE');
   const model = statement.input.model;
   const cascade = body.behavior === 'DROP_CASCADE';
+  const tables: TableName[] = [];
   for (const entry of (body.relations ?? []) as PgNode[]) {
     const table = tableOf(entry.RangeVar);
+    tables.push(table);
     statement.lock(table.display, 'ACCESS EXCLUSIVE');
     statement.object(table, null, 'alter');
     model?.markWritten(table);
@@ -175,6 +178,9 @@ export function classifyTruncate(statement: StatementBuilder, body: PgNode): voi
         if (other) statement.lock(displayName(model, other.schema, other.name, table.schema !== null), 'ACCESS EXCLUSIVE');
       }
     }
+  }
+  if (body.behavior === 'DROP_CASCADE' && tables.some((table) => !statement.input.isNewTable(table))) {
+    statement.finding(truncateCascade({ tables }));
   }
 }
 

@@ -1,11 +1,12 @@
 /** VACUUM, CLUSTER, REINDEX, REFRESH MATERIALIZED VIEW, LOCK, COMMENT and ALTER DOMAIN. */
 import type { Stage } from '../../stages.js';
-import { tableRewrite } from '../findings.js';
+import { domainConstraintValidating, lockTable, refreshBlocking, reindexBlocking, tableRewrite } from '../findings.js';
 import type { TableName } from '../findings.js';
 import { lockModeFromNumber } from '../lock-rules.js';
 import type { PgNode } from '../parser.js';
 import type { LockMode } from '../types.js';
 import { RELATION_KINDS, TABLE_CHILD_KINDS, namesOf, tableFromNames, tableOf } from './names.js';
+import { parenGroup } from './source-text.js';
 import type { StatementBuilder } from './statement.js';
 
 export const MAINTENANCE_HINT = '// Rebuild the table online with pg_repack (or pg_squeeze) instead, outside the migration.';
@@ -51,6 +52,11 @@ export function classifyReindex(statement: StatementBuilder, body: PgNode): void
   else if (typeof body.name === 'string') statement.lock(body.name, lock);
   // REINDEX SCHEMA/DATABASE/SYSTEM commit per table, like anything CONCURRENTLY.
   if (concurrent || !body.relation) statement.transactional = false;
+  if (concurrent) return;
+  const relation = body.relation ? tableOf(body.relation) : null;
+  if (relation && (kind === 'REINDEX_OBJECT_INDEX' ? statement.input.isNewIndex(relation.table) : statement.input.isNewTable(relation))) return;
+  const target = relation ? quoteTable(relation) : typeof body.name === 'string' ? quoteName(body.name) : '';
+  statement.finding(reindexBlocking({ kind: word, target }));
 }
 
 export function classifyRefresh(statement: StatementBuilder, body: PgNode): void {
@@ -61,14 +67,21 @@ export function classifyRefresh(statement: StatementBuilder, body: PgNode): void
   statement.action(statement.summary, null, lock);
   statement.lock(view.display, lock);
   statement.object(view, null, 'reference');
+  if (!concurrent && !statement.input.isNewTable(view)) statement.finding(refreshBlocking({ view }));
 }
 
 export function classifyLock(statement: StatementBuilder, body: PgNode): void {
   const mode = lockModeFromNumber(body.mode as number | undefined);
   statement.summary = `LOCK TABLE IN ${mode} MODE`;
   statement.action('LOCK TABLE', null, mode);
-  for (const entry of (body.relations ?? []) as PgNode[]) statement.lock(tableOf(entry.RangeVar).display, mode);
+  const tables = ((body.relations ?? []) as PgNode[]).map((entry) => tableOf(entry.RangeVar));
+  for (const table of tables) statement.lock(table.display, mode);
+  const existing = tables.filter((table) => !statement.input.isNewTable(table));
+  if (WRITE_BLOCKING.has(mode) && existing.length > 0) statement.finding(lockTable({ tables: existing, mode }));
 }
+
+/** Lock modes that conflict with ROW EXCLUSIVE, the lock of every INSERT, UPDATE and DELETE. */
+const WRITE_BLOCKING: ReadonlySet<LockMode> = new Set<LockMode>(['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE']);
 
 export function classifyComment(statement: StatementBuilder, body: PgNode): void {
   const kind = String(body.objtype);
@@ -100,4 +113,24 @@ export function classifyAlterDomain(statement: StatementBuilder, body: PgNode): 
   }
   statement.summary = rule[0];
   statement.action(rule[0], rule[1], null, false, rule[2]);
+  // Adding a constraint (or NOT NULL) checks every column of the domain, with a SHARE lock on each table.
+  if ((subtype === 'C' && validates) || subtype === 'O') {
+    const domain = namesOf(body.typeName as PgNode);
+    const constraint = (body.def?.Constraint ?? null) as PgNode | null;
+    let check: string | null = null;
+    if (constraint?.contype === 'CONSTR_CHECK') {
+      const text = statement.textFrom(constraint.location as number | undefined);
+      const match = /\bcheck\s*(?=\()/i.exec(text);
+      check = match ? (parenGroup(text.slice(match.index + match[0].length))?.inner.trim() ?? null) : null;
+    }
+    statement.finding(domainConstraintValidating({ domain, name: typeof constraint?.conname === 'string' ? constraint.conname : null, check }));
+  }
+}
+
+function quoteName(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function quoteTable(table: TableName): string {
+  return table.schema ? `${quoteName(table.schema)}.${quoteName(table.table)}` : quoteName(table.table);
 }

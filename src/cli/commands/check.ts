@@ -1,43 +1,39 @@
+import { checkRules } from '../../checks/index.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
-import { findingsSummary, formatFinding } from '../format.js';
 import { PROJECT_FLAGS } from '../flags.js';
+import { checkGithub } from '../formats/github.js';
+import { CHECK_FORMATS, formatOf } from '../formats/index.js';
+import { checkJson } from '../formats/json.js';
+import { repositoryRoot } from '../formats/locate.js';
+import { checkSarif } from '../formats/sarif.js';
+import { checkText } from '../formats/text.js';
 import { palette } from '../output.js';
 
-/** `knex-zd check [--json]`: every check over every migration; exit 1 on an error-level finding. */
+/** `knex-zd check [--format text|json|sarif|github]`: every check over every migration; exit 1 on an error-level finding. */
 export const checkCommand: Command = {
   name: 'check',
   summary: 'Check every migration (stages, unsafe operations, missing down…); exit 1 on any error.',
-  help: `Usage: knex-zd check [--json]
+  help: `Usage: knex-zd check [--format text|json|sarif|github] [--json]
 
 Runs every check over every migration file, completed or pending, and prints each finding
 with its id, the migration, and the safe alternative.
-  --json   machine-readable output
+  --format text     for a terminal (the default)
+  --format json     machine-readable (--json is short for it)
+  --format sarif    a SARIF 2.1.0 log, each finding located in its migration file (code scanning)
+  --format github   GitHub Actions annotations on the migration files' lines
 Exit code 1 when any finding is an error, 0 otherwise.`,
-  flags: { ...PROJECT_FLAGS, json: { type: 'boolean' } },
+  flags: { ...PROJECT_FLAGS, json: { type: 'boolean' }, format: { type: 'string' } },
   async run({ values }, output) {
+    const format = formatOf('check', values, CHECK_FORMATS);
     return withProject(values as never, {}, async ({ migrator }) => {
       const { migrations, result, analysis } = await migrator.check();
       if (analysis.notice) output.err(analysis.notice);
-      if (values.json) {
-        output.out(
-          JSON.stringify(
-            {
-              migrations: migrations.map((m) => ({ name: m.name, stage: m.stage, stageSource: m.stageSource })),
-              findings: result.findings,
-              errors: result.errors,
-              warnings: result.warnings,
-            },
-            null,
-            2,
-          ),
-        );
-      } else {
-        const c = palette(output.color);
-        for (const f of result.findings) output.out(`${formatFinding(f, c)}\n`);
-        output.out(`Checked ${migrations.length} migration${migrations.length === 1 ? '' : 's'}: ${findingsSummary(result.findings, c)}`);
-      }
+      if (format === 'json') output.out(checkJson(migrations, result));
+      else if (format === 'sarif') output.out(checkSarif({ migrations, result, rules: checkRules(), root: repositoryRoot() }));
+      else if (format === 'github') output.out(checkGithub({ migrations, result, root: repositoryRoot() }));
+      else output.out(checkText(migrations, result, palette(output.color)));
       return result.errors > 0 ? EXIT.failure : EXIT.ok;
     });
   },

@@ -18,7 +18,8 @@ exports.down = (knex) => knex.schema.alterTable('orders', (t) => { t.dropIndex([
 
 test('a blocking index build is refused with the safe alternative, and an explicit opt-out lets it run', async (t) => {
   const db = await createTestDatabase('zd_unsafe');
-  const project = await createProject({ 'knexfile.js': knexfileSource(db.url), ...BASE });
+  // smallTable: 0, since orders is empty here and an index on an empty table would only be a note.
+  const project = await createProject({ 'knexfile.js': knexfileSource(db.url, '{ checks: { smallTable: 0 } }'), ...BASE });
   t.teardown(async () => {
     await db.drop();
     await project.remove();
@@ -38,7 +39,7 @@ test('a blocking index build is refused with the safe alternative, and an explic
 
   await project.write(
     'migrations/002_index_customer.js',
-    `exports.config = { allowUnsafe: ['create-index-blocking'] }; // orders is tiny, reviewed in PR #123\n${BLOCKING_INDEX['migrations/002_index_customer.js']}`,
+    `exports.config = { allowUnsafe: { 'create-index-blocking': 'orders is tiny, reviewed in PR #123' } };\n${BLOCKING_INDEX['migrations/002_index_customer.js']}`,
   );
   const allowed = await project.run(['migrate:latest', '--pre-deploy']);
   t.is(allowed.code, 0, allowed.stderr);
@@ -47,7 +48,7 @@ test('a blocking index build is refused with the safe alternative, and an explic
 test('zeroDowntime.checks turns an unsafe finding into a warning', async (t) => {
   const db = await createTestDatabase('zd_unsafe');
   const project = await createProject({
-    'knexfile.js': knexfileSource(db.url, `{ checks: { 'create-index-blocking': 'warning' } }`),
+    'knexfile.js': knexfileSource(db.url, `{ checks: { 'create-index-blocking': 'warning', smallTable: 0 } }`),
     ...BASE,
     ...BLOCKING_INDEX,
   });

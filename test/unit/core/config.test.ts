@@ -3,6 +3,7 @@ import {
   DEFAULT_LOCK_SCHEDULE_MS,
   DEFAULT_LOCK_TOTAL_MS,
   DEFAULT_QUORUM_TIMEOUT_MS,
+  DEFAULT_SMALL_TABLE_ROWS,
   DEFAULT_STATEMENT_TIMEOUT_MS,
   parseSettings,
 } from '../../../src/config.js';
@@ -40,6 +41,15 @@ test('the contract example parses', (t) => {
   t.is(settings.quorum.url, 'redis://127.0.0.1:6379');
   t.is(settings.checks.unsafe, 'error');
   t.true(settings.hotUpgrade.enabled);
+});
+
+test('checks.smallTable: 10,000 rows by default, 0 turns it off, and it is no check id', (t) => {
+  t.is(DEFAULT_SMALL_TABLE_ROWS, 10_000);
+  t.is(parseSettings({}).smallTable, 10_000);
+  t.is(parseSettings({ checks: { smallTable: 0 } }).smallTable, 0);
+  const settings = parseSettings({ checks: { smallTable: 500, unsafe: 'warning' } });
+  t.is(settings.smallTable, 500);
+  t.deepEqual(settings.checks, { unsafe: 'warning' });
 });
 
 test('durations: numbers are milliseconds, strings carry units, false turns a timeout off', (t) => {
@@ -110,6 +120,8 @@ const bad: Array<[unknown, string]> = [
   [{ quorum: { backend: 'redis' } }, `zeroDowntime.quorum.url is required for the 'redis' backend (e.g. 'redis://127.0.0.1:6379').`],
   [{ quorum: { url: '' } }, 'zeroDowntime.quorum.url must be a non-empty string; got "".'],
   [{ hotUpgrade: { every: 1 } }, 'zeroDowntime.hotUpgrade.every is not an option of knex-zero-downtime; the options are: maxStaleness.'],
+  [{ checks: { smallTable: -1 } }, 'zeroDowntime.checks.smallTable must be a whole number of at least 0; got number -1.'],
+  [{ checks: { smallTable: '10k' } }, 'zeroDowntime.checks.smallTable must be a whole number of at least 0; got "10k".'],
 ];
 
 for (const [input, message] of bad) {

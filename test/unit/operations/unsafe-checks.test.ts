@@ -34,7 +34,7 @@ async function report(
     transaction,
     transactionDeclared: false,
     hasDown: true,
-    allowUnsafe: [],
+    allowUnsafe: {},
     statements: captured,
     error: null,
   };
@@ -45,7 +45,7 @@ function run(migrations: MigrationReport[], settings: Settings = parseSettings({
 }
 
 test('the unsafe checks have stable ids and are marked unsafe', (t) => {
-  t.deepEqual(unsafeChecks.map((c) => c.id), ['drop-in-pre-deploy', 'validate-same-transaction', 'missing-lock-timeout']);
+  t.deepEqual(unsafeChecks.map((c) => c.id), ['drop-in-pre-deploy', 'validate-same-transaction', 'missing-lock-timeout', 'lock-held-across-statements', 'concurrent-index-corruption']);
   t.true(unsafeChecks.every((c) => c.unsafe));
 });
 

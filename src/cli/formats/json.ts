@@ -1,0 +1,24 @@
+import type { MigrationReport } from '../../analysis/migration-types.js';
+import type { CheckResult } from '../../checks/index.js';
+import type { MigrationPlan } from '../../migrator/staged-migrator.js';
+import { planJson } from '../format.js';
+
+/** `check --format json`: each migration's stage, every finding (notes included, with `allowed` or `smallTable`), and the counts. */
+export function checkJson(migrations: readonly MigrationReport[], result: CheckResult): string {
+  return JSON.stringify(
+    {
+      migrations: migrations.map((m) => ({ name: m.name, stage: m.stage, stageSource: m.stageSource })),
+      findings: result.findings,
+      errors: result.errors,
+      warnings: result.warnings,
+      notes: result.findings.filter((f) => f.severity === 'info').length,
+    },
+    null,
+    2,
+  );
+}
+
+/** `migrate:plan --format json`. */
+export function planJsonText(plan: MigrationPlan): string {
+  return JSON.stringify(planJson(plan), null, 2);
+}
