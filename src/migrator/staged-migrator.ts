@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import { analyzeMigration, type MigrationModule } from '../analysis/analyze-migration.js';
+import { analyzeMigration, type MigrationInput, type MigrationModule } from '../analysis/analyze-migration.js';
 import { CaptureSession } from '../analysis/capture/capture-session.js';
-import { ShadowSession } from '../analysis/shadow/shadow-session.js';
+import { ShadowSession, type ShadowMigratorConfig } from '../analysis/shadow/shadow-session.js';
 import type { CheckFinding, Direction, MigrationReport } from '../analysis/migration-types.js';
 import { loadTargetFacts, lockedRelations, type TargetFacts } from '../analysis/table-stats.js';
 import { CHECKS, runChecks, type CheckResult } from '../checks/index.js';
@@ -80,6 +80,12 @@ export interface StagedMigrator extends KnexMigrator {
   check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo; target: TargetFacts }>;
   /** Every migration with its state and stage. */
   status(): Promise<MigrationStatus[]>;
+  /** The pending migrations, loaded, in file order (for tools that run them elsewhere, such as verify). */
+  pendingInputs(): Promise<MigrationInput[]>;
+  /** Names of the completed migrations, in the order they were applied. */
+  completedNames(): Promise<string[]>;
+  /** What a shadow run needs of this migrator's config. */
+  readonly shadowConfig: ShadowMigratorConfig;
 }
 
 /** Options of {@link createStagedMigrator}. */
@@ -224,6 +230,24 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       }));
     }
 
+    async pendingInputs(): Promise<MigrationInput[]> {
+      return (await this.loadPending()).map((m) => ({ name: m.name, file: fileOf(m.info), module: m.module, loadError: m.error }));
+    }
+
+    async completedNames(): Promise<string[]> {
+      return (await this.completedRows()).map((r) => r.name);
+    }
+
+    get shadowConfig(): ShadowMigratorConfig {
+      return {
+        migrationSource: this.source,
+        tableName: this.config.tableName,
+        ...(this.config.schemaName ? { schemaName: this.config.schemaName } : {}),
+        disableTransactions: this.config.disableTransactions === true,
+        loadExtensions: this.config.loadExtensions ?? [],
+      };
+    }
+
     private async plan(
       direction: Direction,
       stage: Stage | null,
@@ -257,13 +281,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const completed = (await this.completedRows()).map((r) => r.name);
       let notice: string | null = null;
       if (this.settings.shadow.mode !== 'off') {
-        const shadow = await ShadowSession.open(this.knex, this.settings, {
-          migrationSource: this.source,
-          tableName: this.config.tableName,
-          ...(this.config.schemaName ? { schemaName: this.config.schemaName } : {}),
-          disableTransactions: transactionsDisabled,
-          loadExtensions: this.config.loadExtensions ?? [],
-        });
+        const shadow = await ShadowSession.open(this.knex, this.settings, this.shadowConfig);
         if (shadow instanceof ShadowSession) {
           try {
             const prepared = await shadow.prepare(from === 'completed' ? completed : [], from === 'completed' ? 'target' : 'empty');

@@ -28,7 +28,7 @@ import { StagedMigrationSource } from '../../migrator/staged-migration-source.js
 import { pinningOf } from '../../runner/pooling.js';
 import { isNeedsNoTransaction, setShadowObserver } from './observer.js';
 import { dumpSchema, pgDumpFor, restoreSchema } from './schema-copy.js';
-import { driverOf, emptyDatabase, NoShadow, openShadowDatabase, settingsOf, withClient, type ShadowDatabase } from './shadow-database.js';
+import { driverOf, emptyDatabase, NoShadow, openShadowDatabase, settingsOf, withClient, type PgClient, type ShadowDatabase } from './shadow-database.js';
 import { setTracer, ShadowTracer, tracingClientClass, type Recording } from './tracer.js';
 
 /** What the shadow run needs of knex's migrator config. */
@@ -238,10 +238,28 @@ export class ShadowSession {
    * first tried in a transaction (unless it declares otherwise); a statement or step that cannot
    * run in one makes it run outside one, as knex-zd will run it for real.
    */
-  async analyse(migrations: readonly MigrationInput[], direction: Direction): Promise<MigrationReport[]> {
+  async analyse(
+    migrations: readonly MigrationInput[],
+    direction: Direction,
+    options: { readonly afterEach?: (report: MigrationReport) => Promise<void> } = {},
+  ): Promise<MigrationReport[]> {
     const out: MigrationReport[] = [];
-    for (const migration of migrations) out.push(await this.analyseOne(migration, direction));
+    for (const migration of migrations) {
+      const report = await this.analyseOne(migration, direction);
+      out.push(report);
+      await options.afterEach?.(report);
+    }
     return out;
+  }
+
+  /**
+   * Runs `fn` with a connection of its own on the shadow database (verify prepares queries on
+   * it): whatever it leaves in its session ends with it.
+   */
+  async withConnection<T>(fn: (client: PgClient) => Promise<T>): Promise<T> {
+    const Client = driverOf(this.target);
+    if (!Client) throw new Error('The knexfile connection is not a node-postgres connection.');
+    return withClient(Client, this.database.connection, fn);
   }
 
   private async analyseOne(migration: MigrationInput, direction: Direction): Promise<MigrationReport> {
