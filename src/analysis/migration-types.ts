@@ -53,6 +53,8 @@ export interface StatementTrace {
   readonly durationMs: number | null;
   /** Locks the statement acquired; `null` when it ran outside a transaction, where they cannot be read after it. */
   readonly locks: readonly TracedLock[] | null;
+  /** Every lock its transaction held once it was done (what blocks others until the commit); `null` as for `locks`. */
+  readonly held?: readonly TracedLock[] | null;
   /** Tables and materialized views that got new storage (a rewrite or TRUNCATE); `null` when not observed. */
   readonly newStorage: readonly string[] | null;
   /** Indexes rebuilt; `null` when not observed. */

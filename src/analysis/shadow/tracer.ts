@@ -129,7 +129,7 @@ const LOCK_RANK: readonly LockMode[] = Object.values(LOCK_NAMES);
 const SNAPSHOT_SQL = `SELECT
   (SELECT coalesce(json_agg(json_build_array(c.oid::int8, n.nspname, c.relname, c.relkind, c.relfilenode::int8)), '[]')
      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%') AS rels,
+     WHERE n.nspname <> 'information_schema' AND n.nspname <> 'pg_catalog' AND n.nspname NOT LIKE 'pg\\_toast%') AS rels,
   (SELECT coalesce(json_agg(json_build_array(l.relation::int8, l.mode)), '[]') FROM pg_catalog.pg_locks l
      WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted) AS locks`;
 
@@ -150,14 +150,15 @@ async function snapshot(query: CatalogQuery): Promise<Snapshot> {
 }
 
 function displayName(model: SchemaModel, schema: string, name: string): string {
-  return schema === model.currentSchema ? name : `${schema}.${name}`;
+  // A temporary table is named as the statements name it: without its session's pg_temp_N schema.
+  return schema === model.currentSchema || schema.startsWith('pg_temp_') ? name : `${schema}.${name}`;
 }
 
-/** Locks acquired between two snapshots, strongest per relation, on the shadow's user relations. */
-function acquiredLocks(model: SchemaModel, before: Snapshot, after: Snapshot): TracedLock[] {
+/** Locks held after a statement (only those acquired by it, when `before` is given), strongest per relation, on the shadow's user relations. */
+function acquiredLocks(model: SchemaModel, before: Snapshot, after: Snapshot, onlyNew = true): TracedLock[] {
   const strongest = new Map<number, LockMode>();
   for (const entry of after.locks) {
-    if (before.locks.has(entry)) continue;
+    if (onlyNew && before.locks.has(entry)) continue;
     const [oidText, modeName] = entry.split(' ');
     const oid = Number(oidText);
     const mode = LOCK_NAMES[modeName];
@@ -167,7 +168,8 @@ function acquiredLocks(model: SchemaModel, before: Snapshot, after: Snapshot): T
   }
   const out: TracedLock[] = [];
   for (const [oid, mode] of strongest) {
-    const relation = after.relations.get(oid) ?? before.relations.get(oid)!;
+    // Named as the statement knew it (a renamed relation by its old name).
+    const relation = before.relations.get(oid) ?? after.relations.get(oid)!;
     out.push({ relation: displayName(model, relation.schema, relation.name), mode, kind: relation.kind, created: !before.relations.has(oid) });
   }
   return out;
@@ -205,6 +207,11 @@ export function reconcile(analysis: StatementAnalysis, trace: StatementTrace, mo
     if (analysis.rewrites && !observed) {
       rewrites = false;
       for (let i = findings.length - 1; i >= 0; i--) if (REWRITE_CODES.has(findings[i].code)) findings.splice(i, 1);
+      findings.push({
+        code: 'analysis-divergence',
+        severity: 'info',
+        message: 'The classifier predicted a table rewrite; in the shadow database PostgreSQL kept the storage, so none is reported.',
+      });
     } else if (!analysis.rewrites && observed && analysis.kind !== 'CreateStmt') {
       rewrites = true;
       findings.push({
@@ -215,25 +222,57 @@ export function reconcile(analysis: StatementAnalysis, trace: StatementTrace, mo
     }
   }
   if (trace.locks !== null) {
-    const key = (relation: string) => {
+    const { missed, phantom } = lockDisagreement(analysis, trace, (relation) => {
       const dot = relation.indexOf('.');
       const name = dot < 0 ? { schema: null, table: relation } : { schema: relation.slice(0, dot), table: relation.slice(dot + 1) };
       return model.resolve(name) ?? `${name.schema ?? model.currentSchema}.${name.table}`;
-    };
-    // Indexes and sequences follow their table; a relation the statement created blocks nobody.
-    const traced = new Map(trace.locks.filter((l) => l.kind !== 'i' && l.kind !== 'S' && !l.created).map((l) => [key(l.relation), l]));
-    const predicted = new Map(analysis.locks.map((l) => [key(l.relation), l]));
-    const missed = [...traced.entries()].filter(([k]) => !predicted.has(k)).map(([, l]) => `${l.mode} on ${l.relation}`);
-    const other = [...traced.entries()].filter(([k, l]) => predicted.has(k) && predicted.get(k)!.mode !== l.mode).map(([k, l]) => `${l.mode} (predicted ${predicted.get(k)!.mode}) on ${l.relation}`);
-    if (missed.length > 0 || other.length > 0) {
-      findings.push({
-        code: 'analysis-divergence',
-        severity: 'info',
-        message: `In the shadow database PostgreSQL took ${[...missed, ...other].join(', ')}, which the classifier did not predict.`,
-      });
+    });
+    if (missed.length > 0 || phantom.length > 0) {
+      const parts = [
+        ...(missed.length > 0 ? [`took ${missed.join(', ')}, which the classifier did not predict`] : []),
+        ...(phantom.length > 0 ? [`did not take ${phantom.join(', ')}, which the classifier predicted`] : []),
+      ];
+      findings.push({ code: 'analysis-divergence', severity: 'info', message: `In the shadow database PostgreSQL ${parts.join('; it ')}.` });
     }
   }
   return findings.length === analysis.findings.length && rewrites === analysis.rewrites ? analysis : { ...analysis, rewrites, findings };
+}
+
+/**
+ * The classifier's table locks against PostgreSQL's: locks the statement acquired that were not
+ * predicted (or predicted weaker), and predicted locks its transaction did not hold afterwards
+ * (a lock already held from an earlier statement of the transaction counts as held). Indexes and
+ * sequences follow their table; a relation the statement created blocks nobody.
+ */
+export function lockDisagreement(
+  analysis: Pick<StatementAnalysis, 'locks'>,
+  trace: Pick<StatementTrace, 'locks' | 'held'>,
+  key: (relation: string) => string,
+): { missed: string[]; phantom: string[] } {
+  const rank = (mode: LockMode) => LOCK_RANK.indexOf(mode);
+  const tableLike = (l: TracedLock) => l.kind !== 'i' && l.kind !== 'S' && !l.created;
+  const predicted = new Map(analysis.locks.map((l) => [key(l.relation), l.mode]));
+  // A predicted lock on an index or a sequence (DROP INDEX, ALTER SEQUENCE) is held on that relation.
+  const held = new Map<string, LockMode>();
+  for (const l of trace.held ?? trace.locks ?? []) {
+    const k = key(l.relation);
+    const previous = held.get(k);
+    if (!previous || rank(l.mode) > rank(previous)) held.set(k, l.mode);
+  }
+  const missed = (trace.locks ?? [])
+    .filter(tableLike)
+    .filter((l) => {
+      const p = predicted.get(key(l.relation));
+      return p === undefined || rank(p) < rank(l.mode);
+    })
+    .map((l) => `${l.mode} on ${l.relation}`);
+  const phantom = [...predicted]
+    .filter(([k, mode]) => {
+      const h = held.get(k);
+      return h === undefined || rank(h) < rank(mode);
+    })
+    .map(([k, mode]) => `${mode} on ${k}`);
+  return { missed, phantom };
 }
 
 type ClientClass = new (config: Knex.Config) => Knex.Client;
@@ -316,6 +355,7 @@ export function tracingClientClass(base: ClientClass): ClientClass {
           sandboxed: null,
           durationMs,
           locks: after && inTransaction && status === 'T' ? acquiredLocks(tracer.model, before, after) : null,
+          held: after && inTransaction && status === 'T' ? acquiredLocks(tracer.model, before, after, false) : null,
           newStorage: after ? newStorage(tracer.model, before, after, TABLE_KINDS) : null,
           rebuiltIndexes: after ? newStorage(tracer.model, before, after, INDEX_KINDS) : null,
           error: null,
