@@ -24,6 +24,8 @@ export interface AnalysisInfo {
   readonly mode: 'shadow' | 'capture';
   /** How the shadow got the target's schema: a `pg_dump` copy, or a replay of the completed migrations. */
   readonly schema: 'pg_dump' | 'replay' | null;
+  /** The shadow database's name (dropped afterwards when knex-zd created it). */
+  readonly database: string | null;
   /** Why there was no shadow database when the settings asked for one (one line, for stderr). */
   readonly notice: string | null;
 }
@@ -286,7 +288,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
           try {
             const prepared = await shadow.prepare(from === 'completed' ? completed : [], from === 'completed' ? 'target' : 'empty');
             const notice = prepared.notice && `knex-zd: the shadow database replays the completed migrations, because ${prepared.notice}; what no migration created is not in it.`;
-            return { reports: await shadow.analyse(inputs, direction), analysis: { mode: 'shadow', schema: prepared.schema, notice } };
+            return { reports: await shadow.analyse(inputs, direction), analysis: { mode: 'shadow', schema: prepared.schema, database: shadow.name, notice } };
           } finally {
             await shadow.close();
           }
@@ -300,7 +302,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
         const session = independent.has(input.name) ? await CaptureSession.open(this.knex) : shared;
         out.push(await analyzeMigration(this.knex, input, { direction, settings: this.settings, transactionsDisabled, session }));
       }
-      return { reports: out, analysis: { mode: 'capture', schema: null, notice } };
+      return { reports: out, analysis: { mode: 'capture', schema: null, database: null, notice } };
     }
 
     private get source(): Knex.MigrationSource<unknown> {

@@ -43,6 +43,21 @@ export interface ShadowMigratorConfig {
 
 type ClientClass = new (config: Knex.Config) => Knex.Client;
 
+/** A migration source whose list is read once (the files do not change during an analysis). */
+function listedOnce<T>(source: Knex.MigrationSource<T>): Knex.MigrationSource<T> {
+  const lists = new Map<string, Promise<T[]>>();
+  return {
+    getMigrations(loadExtensions: readonly string[]) {
+      const key = loadExtensions.join('\u0000');
+      let list = lists.get(key);
+      if (!list) lists.set(key, (list = Promise.resolve(source.getMigrations([...loadExtensions]))));
+      return list;
+    },
+    getMigrationName: (migration: T) => source.getMigrationName(migration),
+    getMigration: (migration: T) => source.getMigration(migration),
+  };
+}
+
 /** The SQLSTATE of an error or of the first cause that has one. */
 function sqlStateIn(error: unknown): string | undefined {
   for (let current = error, depth = 0; current && depth < 8; depth++) {
@@ -73,8 +88,10 @@ export class ShadowSession {
   }
 
   /** Opens a shadow for `target` (empty), or says why there is none. */
-  static async open(target: Knex, settings: Settings, migrator: ShadowMigratorConfig): Promise<ShadowSession | NoShadow> {
+  static async open(target: Knex, settings: Settings, given: ShadowMigratorConfig): Promise<ShadowSession | NoShadow> {
     await loadParser();
+    // Each migration is one knex batch here, and knex lists the source for each: list it once.
+    const migrator = { ...given, migrationSource: listedOnce(given.migrationSource) };
     const database = await openShadowDatabase(target, settings.shadow);
     if (database instanceof NoShadow) return database;
     const targetConfig = target.client.config as Knex.Config;

@@ -125,11 +125,26 @@ const LOCK_NAMES: Readonly<Record<string, LockMode>> = {
 };
 const LOCK_RANK: readonly LockMode[] = Object.values(LOCK_NAMES);
 
-/** The user relations of the shadow (oid, name, kind, storage) and the relation locks this session holds, in one round trip. */
-const SNAPSHOT_SQL = `SELECT
+/**
+ * In one round trip: the relations a statement names (with their indexes and TOAST tables), or
+ * every user relation of the shadow when `$1` is null (a statement whose reach is unknown: DO,
+ * CALL, a function); and the relation locks this session holds, with their relations' names.
+ */
+const SNAPSHOT_SQL = `WITH named AS (
+  SELECT pg_catalog.to_regclass(n) AS oid FROM unnest($1::text[]) AS n
+), watched AS (
+  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE $1::text[] IS NULL AND n.nspname <> 'information_schema' AND n.nspname <> 'pg_catalog' AND n.nspname NOT LIKE 'pg\\_toast%'
+  UNION SELECT oid FROM named WHERE oid IS NOT NULL
+  UNION SELECT x.indexrelid FROM pg_catalog.pg_index x WHERE x.indrelid IN (SELECT oid FROM named)
+  UNION SELECT c.reltoastrelid FROM pg_catalog.pg_class c WHERE c.oid IN (SELECT oid FROM named) AND c.reltoastrelid <> 0
+)
+SELECT
   (SELECT coalesce(json_agg(json_build_array(c.oid::int8, n.nspname, c.relname, c.relkind, c.relfilenode::int8)), '[]')
      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname <> 'information_schema' AND n.nspname <> 'pg_catalog' AND n.nspname NOT LIKE 'pg\\_toast%') AS rels,
+     WHERE (c.oid IN (SELECT oid FROM watched)
+        OR c.oid IN (SELECT l.relation FROM pg_catalog.pg_locks l WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'))
+       AND n.nspname <> 'information_schema' AND n.nspname <> 'pg_catalog' AND n.nspname NOT LIKE 'pg\\_toast%') AS rels,
   (SELECT coalesce(json_agg(json_build_array(l.relation::int8, l.mode)), '[]') FROM pg_catalog.pg_locks l
      WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted) AS locks`;
 
@@ -138,8 +153,9 @@ interface Snapshot {
   readonly locks: ReadonlySet<string>;
 }
 
-async function snapshot(query: CatalogQuery): Promise<Snapshot> {
-  const [row] = await query(SNAPSHOT_SQL, []);
+/** A snapshot of `names` (quoted relation names) and of the session's locks; every relation when `names` is null. */
+async function snapshot(query: CatalogQuery, names: readonly string[] | null): Promise<Snapshot> {
+  const [row] = await query(SNAPSHOT_SQL, [names]);
   const parse = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
   const rels = parse<Array<[number, string, string, string, number]>>(row?.rels ?? []);
   const locks = parse<Array<[number, string]>>(row?.locks ?? []);
@@ -147,6 +163,29 @@ async function snapshot(query: CatalogQuery): Promise<Snapshot> {
     relations: new Map(rels.map(([oid, schema, name, kind, filenode]) => [Number(oid), { schema, name, kind, filenode: Number(filenode) }])),
     locks: new Set(locks.map(([oid, mode]) => `${Number(oid)} ${mode}`)),
   };
+}
+
+/** Statements whose reach cannot be told from their text: watch every relation. */
+const OPAQUE_KINDS = new Set(['DoStmt', 'CallStmt', 'CreateFunctionStmt', 'ExecuteStmt']);
+
+/** The relations to watch around a statement, quoted; `null` for all. */
+function watchedNames(nodes: ReadonlyArray<ParsedStatement & { ok: true }>, count: number): string[] | null {
+  if (nodes.length !== count) return null;
+  const names: string[] = [];
+  for (const n of nodes) {
+    const kind = Object.keys(n.node)[0] ?? '';
+    if (OPAQUE_KINDS.has(kind)) return null;
+    // A SELECT that calls a function may do anything the function does.
+    if (kind === 'SelectStmt' && JSON.stringify(n.node).includes('"FuncCall"')) return null;
+    const refs = statementRefs(n.node);
+    for (const r of [...refs.relations, ...refs.indexes]) names.push(quoted(r.schema, r.table));
+  }
+  return names;
+}
+
+function quoted(schema: string | null, name: string): string {
+  const q = (part: string) => `"${part.replace(/"/g, '""')}"`;
+  return schema === null ? q(name) : `${q(schema)}.${q(name)}`;
 }
 
 function displayName(model: SchemaModel, schema: string, name: string): string {
@@ -342,13 +381,15 @@ export function tracingClientClass(base: ClientClass): ClientClass {
         record(tracer, recording, analyses, trace, step, inOwnTransaction);
         return { ...obj, response: emptyResponse(obj.sql) };
       }
-      const before = await snapshot(query);
+      const watched = watchedNames(nodes, parsed.length);
+      const before = await snapshot(query, watched);
       const started = performance.now();
       try {
         const result = await super._query(connection, obj);
         const durationMs = Math.round((performance.now() - started) * 100) / 100;
         const status = pg.getTransactionStatus?.();
-        const after = status === 'E' ? null : await snapshot(query);
+        // The same relations after (by name: what the statement created under them too).
+        const after = status === 'E' ? null : await snapshot(query, watched);
         const trace: StatementTrace = {
           ...base,
           ran: true,
