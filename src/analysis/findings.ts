@@ -28,6 +28,8 @@ export const STATEMENT_FINDING_CODES = Object.freeze([
   'whole-table-delete',
   'truncate-cascade',
   'domain-constraint-validating',
+  'primary-key-nullable-scan',
+  'foreign-key-without-index',
 ] as const);
 
 /** One of {@link STATEMENT_FINDING_CODES}. */
@@ -57,6 +59,8 @@ export const STATEMENT_FINDING_DESCRIPTIONS: Readonly<Record<StatementFindingCod
   'whole-table-delete': 'a DELETE of a whole existing table in one statement (every row stays locked until it commits)',
   'truncate-cascade': 'TRUNCATE … CASCADE (also empties every table with a foreign key to it)',
   'domain-constraint-validating': 'ALTER DOMAIN … ADD CONSTRAINT without NOT VALID (checks every column of the domain under a SHARE lock)',
+  'primary-key-nullable-scan': 'ADD PRIMARY KEY USING INDEX on nullable columns (an implicit SET NOT NULL scans the table under ACCESS EXCLUSIVE)',
+  'foreign-key-without-index': 'a foreign key whose referencing columns no index leads with (every delete or key update of the referenced table scans this one)',
 });
 
 /**
@@ -77,6 +81,7 @@ export const SIZE_BOUND_FINDING_CODES: ReadonlySet<string> = new Set<StatementFi
   'refresh-materialized-view-blocking',
   'whole-table-update',
   'whole-table-delete',
+  'primary-key-nullable-scan',
 ]);
 
 /** A table as a finding names it: how the SQL wrote it, and its parts. */
@@ -512,4 +517,32 @@ function qualified(table: TableName): string {
 
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** `ADD PRIMARY KEY USING INDEX` over nullable columns: PostgreSQL sets them NOT NULL with a full scan under the table lock. */
+export function primaryKeyNullableScan(input: { table: TableName; columns: readonly string[]; index: string }): Finding {
+  const { table, columns, index } = input;
+  return {
+    code: 'primary-key-nullable-scan',
+    severity: 'error',
+    message:
+      `Attaching ${quoted(index)} as the primary key of ${qualified(table)} makes ${columns.map(quoted).join(', ')} NOT NULL first, ` +
+      'which checks every row while reads and writes wait (ACCESS EXCLUSIVE): the index build was concurrent, the scan is not.',
+    hint:
+      columns.map((c) => `await setNotNull(knex, ${jsString(table.table)}, ${jsString(c)}${schemaOption(table)}); // post-deploy, validated without blocking`).join('\n') +
+      `\nawait knex.raw('ALTER TABLE ?? ADD CONSTRAINT ?? PRIMARY KEY USING INDEX ??', [${jsString(table.table)}, ${jsString(index)}, ${jsString(index)}]); // then catalog only`,
+  };
+}
+
+/** A foreign key that no index of its table leads with. */
+export function foreignKeyWithoutIndex(input: { table: TableName; columns: readonly string[]; refTable: TableName }): Finding {
+  const { table, columns, refTable } = input;
+  return {
+    code: 'foreign-key-without-index',
+    severity: 'warning',
+    message:
+      `No index of ${qualified(table)} starts with ${columns.map(quoted).join(', ')}: every DELETE from ${qualified(refTable)} (and every update of its key) ` +
+      `has to scan ${qualified(table)} to check the foreign key, under a lock, and joins on it cannot use an index.`,
+    hint: `await addIndexConcurrently(knex, ${jsString(table.table)}, ${jsArray(columns)}${schemaOption(table)});`,
+  };
 }

@@ -107,6 +107,12 @@ export interface StatementAnalysis {
   readonly objects: readonly ObjectRef[];
   readonly actions: readonly ActionAnalysis[];
   readonly findings: readonly Finding[];
+  /** Foreign keys the statement adds: the referencing table and columns, and the referenced table. */
+  readonly foreignKeys?: ReadonlyArray<{
+    readonly table: { readonly display: string; readonly schema: string | null; readonly table: string };
+    readonly columns: readonly string[];
+    readonly refTable: { readonly display: string; readonly schema: string | null; readonly table: string };
+  }>;
 }
 
 /** Options of `analyzeSql`. */

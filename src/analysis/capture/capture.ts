@@ -11,7 +11,7 @@
 import knexFactory, { type Knex } from 'knex';
 import { loadRelations } from '../catalog/load-catalog.js';
 import { statementRefs } from '../catalog/statement-refs.js';
-import { judgeColumnChanges, loadParser, MigrationClassifier } from '../classify/index.js';
+import { foreignKeyIndexFindings, judgeColumnChanges, loadParser, MigrationClassifier } from '../classify/index.js';
 import type { CapturedStatement } from '../migration-types.js';
 import { parseStatements, type ParsedStatement } from '../parser.js';
 import type { StatementAnalysis } from '../types.js';
@@ -248,7 +248,7 @@ export async function captureMigration(knex: Knex, fn: (knex: Knex) => unknown, 
   } finally {
     await instance.destroy();
   }
-  const judged = judgeColumnChanges(recorder.statements.map((s) => s.analysis));
+  const judged = foreignKeyIndexFindings(judgeColumnChanges(recorder.statements.map((s) => s.analysis)), recorder.session.model);
   const statements = recorder.statements.map((s, i) => ({ ...s, analysis: judged[i] }));
   return { statements, error, emptyOperations: recorder.emptyOperations };
 }

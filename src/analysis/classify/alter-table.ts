@@ -2,7 +2,7 @@
 import type { Stage } from '../../stages.js';
 import { columnTypeOf, formatColumnType, isBinaryCoercible, isSerial, serialBaseType } from '../column-types.js';
 import type { ColumnType } from '../column-types.js';
-import { addNullableColumnCall, checkConstraintValidating, columnTypeRewrite, detachPartitionBlocking, foreignKeyValidating, notNullWithoutDefault, setNotNullScan, tableRewrite, uniqueConstraintBlocking, volatileDefault } from '../findings.js';
+import { addNullableColumnCall, primaryKeyNullableScan, checkConstraintValidating, columnTypeRewrite, detachPartitionBlocking, foreignKeyValidating, notNullWithoutDefault, setNotNullScan, tableRewrite, uniqueConstraintBlocking, volatileDefault } from '../findings.js';
 import type { TableName } from '../findings.js';
 import { ALTER_TABLE_RULES } from '../lock-rules.js';
 import type { PgNode } from '../parser.js';
@@ -233,7 +233,7 @@ export function addColumn(context: AlterContext, definition: PgNode): void {
   statement.input.model?.setColumn(table, column, modelColumn(statement, facts));
 
   for (const constraint of facts.constraints) {
-    if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint);
+    if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint, table, [column]);
     rememberConstraint(statement, table, constraint, [column]);
   }
   if (isNew) return;
@@ -365,6 +365,19 @@ function dropConstraint(context: AlterContext, name: string): void {
   if (model && dropped && (dropped.type === 'p' || dropped.type === 'u')) model.dropIndex({ schema: model.relation(table)?.schema ?? null, table: name });
 }
 
+/** `ADD PRIMARY KEY USING INDEX`: a nullable column of the index is set NOT NULL first, by a full scan. */
+function primaryKeyOnNullable(context: AlterContext, indexName: string): void {
+  const { statement, table } = context;
+  const model = statement.input.model;
+  const index = model?.index({ schema: table.schema, table: indexName });
+  if (!model || !index) return;
+  const nullable = index.columns.filter((c): c is string => c !== null && model.column(table, c)?.notNull === false);
+  if (nullable.length === 0) return;
+  const last = statement.actions.at(-1);
+  if (last) statement.actions[statement.actions.length - 1] = { ...last, scans: true };
+  statement.finding(primaryKeyNullableScan({ table, columns: nullable, index: indexName }));
+}
+
 /** VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE, and a foreign key's check also takes ROW SHARE on the referenced table. */
 function validateConstraint(context: AlterContext, name: string): void {
   const { statement, table } = context;
@@ -492,14 +505,16 @@ export function addConstraint(context: AlterContext, constraint: PgNode): void {
   const onNewColumns = columns.length > 0 && columns.every((column) => statement.input.isNewColumn(table, column));
   alterAction(context, label, onNewColumns ? 'pre-deploy' : 'post-deploy', lock, false, scans);
   for (const column of columns) statement.object(table, column, 'alter');
-  if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint);
+  if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint, table, columns);
+  if (constraint.contype === 'CONSTR_PRIMARY' && usingIndex && !isNew) primaryKeyOnNullable(context, String(constraint.indexname));
   rememberConstraint(statement, table, constraint, columns);
   if (!isNew) constraintFindings(context, constraint, columns);
 }
 
 /** The lock and objects of a REFERENCES clause: SHARE ROW EXCLUSIVE on the referenced table too. */
-export function foreignKeyReference(statement: StatementBuilder, constraint: PgNode): void {
+export function foreignKeyReference(statement: StatementBuilder, constraint: PgNode, table: TableName, columns: readonly string[]): void {
   const refTable = tableOf(constraint.pktable);
+  statement.foreignKeys.push({ table, columns: [...columns], refTable });
   statement.lock(refTable.display, 'SHARE ROW EXCLUSIVE');
   statement.object(refTable, null, 'reference');
   for (const column of stringList(constraint.pk_attrs)) statement.object(refTable, column, 'reference');

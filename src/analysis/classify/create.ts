@@ -31,12 +31,12 @@ export function classifyCreateTable(statement: StatementBuilder, body: PgNode, s
       statement.input.addColumn(table, column, facts.type && !isSerial(facts.type) ? facts.type : null);
       if (creates) model?.setColumn(table, column, modelColumn(statement, facts));
       for (const constraint of facts.constraints) {
-        if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint);
+        if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint, table, [column]);
         if (creates) rememberConstraint(statement, table, constraint, [column]);
       }
     } else if (element.Constraint) {
       const constraint = element.Constraint as PgNode;
-      if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint);
+      if (constraint.contype === 'CONSTR_FOREIGN') foreignKeyReference(statement, constraint, table, constrainedColumns(constraint));
       if (creates) rememberConstraint(statement, table, constraint, constrainedColumns(constraint));
     } else if (element.TableLikeClause) {
       const source = tableOf(element.TableLikeClause.relation);

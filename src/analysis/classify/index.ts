@@ -49,6 +49,7 @@ import { CREATE_SUMMARIES, NEUTRAL_SUMMARIES, NON_TRANSACTIONAL_SUMMARIES } from
 import type { Handler } from './summaries.js';
 export { loadParser } from '../parser.js';
 export { judgeColumnChanges } from './column-changes.js';
+export { foreignKeyIndexFindings } from './foreign-key-indexes.js';
 
 /**
  * Classifies every statement of `sql` (the parser must be loaded: see {@link loadParser}).

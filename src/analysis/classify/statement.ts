@@ -86,6 +86,8 @@ export class StatementBuilder {
   readonly actions: ActionAnalysis[] = [];
   readonly objects: ObjectRef[] = [];
   readonly findings: Finding[] = [];
+  /** Foreign keys the statement adds (for the index check once the migration is done). */
+  readonly foreignKeys: Array<{ table: TableName; columns: string[]; refTable: TableName }> = [];
 
   constructor(
     readonly sql: string,
@@ -140,6 +142,7 @@ export class StatementBuilder {
       objects: dedupeObjects(this.objects),
       actions: this.actions,
       findings: this.findings,
+      ...(this.foreignKeys.length > 0 ? { foreignKeys: this.foreignKeys } : {}),
     };
   }
 }

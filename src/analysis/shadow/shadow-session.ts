@@ -20,7 +20,7 @@ import { buildReport, downNeedsUp, unanalysableReport, type FoundStatements } fr
 import { captureMigration } from '../capture/capture.js';
 import { CaptureSession, readOnlyQuery } from '../capture/capture-session.js';
 import { openSchemaModel } from '../catalog/load-catalog.js';
-import { judgeColumnChanges, loadParser, MigrationClassifier } from '../classify/index.js';
+import { foreignKeyIndexFindings, judgeColumnChanges, loadParser, MigrationClassifier } from '../classify/index.js';
 import type { Direction, MigrationReport } from '../migration-types.js';
 import type { Settings } from '../../config.js';
 import { prepareMigration } from '../../migrator/prepare-migration.js';
@@ -284,7 +284,7 @@ export class ShadowSession {
     if (unanalysable) return unanalysable;
     const module = migration.module as MigrationModule;
     const { recording, error, transactional } = await this.runInShadow({ name: migration.name, module }, direction, true);
-    const judged = judgeColumnChanges(recording.statements.map((s) => s.analysis));
+    const judged = foreignKeyIndexFindings(judgeColumnChanges(recording.statements.map((s) => s.analysis)), this.tracer.model);
     const found: FoundStatements = { statements: recording.statements.map((s, i) => ({ ...s, analysis: judged[i] })), error, emptyOperations: recording.emptyOperations };
     // The stage of a revert is the inverse of its `up`'s, which capture tells cheaply.
     const up: FoundStatements =
