@@ -15,22 +15,30 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
+import { parseSettings } from '../src/config.js';
 import { createStagedMigrator } from '../src/migrator/staged-migrator.js';
+import { BACKSTAGE_SETS, migrationsOf, type CorpusSet } from '../test/corpus/backstage.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'dist/cli/bin.js');
 
 /** One measurement: planning `migrations` pending migrations. */
 export interface PlanningBenchRow {
+  /** What was planned: `generated` migrations, or a corpus set. */
+  readonly set: string;
   readonly migrations: number;
-  /** `planLatest({ preDeploy: true })` in process: load, capture, classify, checks. */
+  /** `planLatest({ preDeploy: true })` in process in capture mode (`shadow: false`): load, capture, classify, checks. */
   readonly planMs: number;
+  /** The same in shadow mode: the migrations run and traced in a temporary database. */
+  readonly shadowMs: number;
   /** `knex-zd migrate:plan --pre-deploy --json` as a child process, start-up included. */
   readonly cliMs: number;
   /** knex's own `migrate.list()` on the same files (loading them, no analysis). */
   readonly knexListMs: number;
   /** planMs / knexListMs. */
   readonly ratio: number;
+  /** shadowMs / knexListMs: the cost of exactness. */
+  readonly shadowRatio: number;
   /** How the plan split them: pre-deploy to run, post-deploy skipped. */
   readonly preDeploy: number;
   readonly postDeploy: number;
@@ -43,6 +51,8 @@ export interface PlanningBenchOptions {
   /** Server URL; a scratch database is created and dropped. @default ZD_BENCH_PG_URL or the local PostgreSQL */
   readonly serverUrl?: string;
   readonly log?: (line: string) => void;
+  /** Backstage sets to plan too (`test/corpus/`). @default ['catalog'] */
+  readonly corpus?: readonly string[];
 }
 
 const TABLES_EVERY = 10;
@@ -159,8 +169,12 @@ export async function benchPlanning(options: PlanningBenchOptions = {}): Promise
       const knexListMs = performance.now() - started;
 
       started = performance.now();
-      const plan = await createStagedMigrator(knex).planLatest({ preDeploy: true });
+      const plan = await createStagedMigrator(knex, { settings: parseSettings({ shadow: false }) }).planLatest({ preDeploy: true });
       const planMs = performance.now() - started;
+
+      started = performance.now();
+      await createStagedMigrator(knex, { settings: parseSettings({ shadow: 'auto' }) }).planLatest({ preDeploy: true });
+      const shadowMs = performance.now() - started;
       const errors = plan.checks.findings.filter((f) => f.severity === 'error');
       if (errors.length > 0) throw new Error(`the generated migrations fail the checks: ${errors.slice(0, 3).map((e) => e.message).join('\n')}`);
 
@@ -170,15 +184,18 @@ export async function benchPlanning(options: PlanningBenchOptions = {}): Promise
       if (cli.code !== 0) throw new Error(`knex-zd migrate:plan failed (exit ${cli.code}): ${cli.stderr.slice(0, 2_000)}`);
 
       rows.push({
+        set: 'generated',
         migrations: count,
         planMs: round(planMs),
+        shadowMs: round(shadowMs),
+        shadowRatio: Math.round((shadowMs / Math.max(knexListMs, 1)) * 10) / 10,
         cliMs: round(cliMs),
         knexListMs: round(knexListMs),
         ratio: Math.round((planMs / Math.max(knexListMs, 1)) * 10) / 10,
         preDeploy: plan.migrations.length,
         postDeploy: plan.skipped.length,
       });
-      log(`planning ${count}: ${round(planMs)} ms in process, ${round(cliMs)} ms through the CLI, knex list ${round(knexListMs)} ms`);
+      log(`planning ${count}: ${round(planMs)} ms capture, ${round(shadowMs)} ms shadow, ${round(cliMs)} ms through the CLI, knex list ${round(knexListMs)} ms`);
     } finally {
       await knex?.destroy();
       await rm(dir, { recursive: true, force: true });
@@ -186,7 +203,47 @@ export async function benchPlanning(options: PlanningBenchOptions = {}): Promise
       await admin.destroy();
     }
   }
+  for (const set of BACKSTAGE_SETS.filter((s) => (options.corpus ?? ['catalog']).includes(s.name))) rows.push(await planCorpusSet(set, serverUrl, log));
   return rows;
+}
+
+/** Planning a Backstage set, every migration pending, in both modes beside knex's `list()`. */
+async function planCorpusSet(set: CorpusSet, serverUrl: string, log: (line: string) => void): Promise<PlanningBenchRow> {
+  const directory = await migrationsOf(set);
+  const database = `zd_bench_corpus_${randomBytes(4).toString('hex')}`;
+  const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+  await admin.raw('CREATE DATABASE ??', [database]);
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 2 }, migrations: { directory, loadExtensions: ['.js'] } });
+  try {
+    let started = performance.now();
+    const [, pending] = (await knex.migrate.list()) as [unknown[], unknown[]];
+    const knexListMs = performance.now() - started;
+    started = performance.now();
+    const plan = await createStagedMigrator(knex, { settings: parseSettings({ shadow: false }) }).planLatest({ preDeploy: true });
+    const planMs = performance.now() - started;
+    started = performance.now();
+    await createStagedMigrator(knex, { settings: parseSettings({ shadow: 'auto' }) }).planLatest({ preDeploy: true });
+    const shadowMs = performance.now() - started;
+    log(`planning Backstage ${set.name} (${pending.length}): ${round(planMs)} ms capture, ${round(shadowMs)} ms shadow, knex list ${round(knexListMs)} ms`);
+    return {
+      set: `Backstage ${set.name}`,
+      migrations: pending.length,
+      planMs: round(planMs),
+      shadowMs: round(shadowMs),
+      cliMs: 0,
+      knexListMs: round(knexListMs),
+      ratio: Math.round((planMs / Math.max(knexListMs, 1)) * 10) / 10,
+      shadowRatio: Math.round((shadowMs / Math.max(knexListMs, 1)) * 10) / 10,
+      preDeploy: plan.migrations.length,
+      postDeploy: plan.skipped.length,
+    };
+  } finally {
+    await knex.destroy();
+    await admin.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [database]);
+    await admin.destroy();
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
