@@ -153,7 +153,7 @@ export function ratioRows(sections: BenchReport['sections']): string[][] {
       `${num(r.knexListMs)} ms (knex migrate.list)`,
       `knex-zd ÷ knex = ${num(r.ratio)}×`,
     ]);
-    out.push([
+    if (r.shadowMs !== null) out.push([
       'planning, shadow mode',
       `${num(r.migrations)} ${(typeof r.set === 'string' ? r.set : 'generated')} migrations`,
       `${num(r.shadowMs)} ms`,
@@ -202,7 +202,7 @@ export function formatReport(report: BenchReport): string {
   section('planning', 'Planning pending migrations: capture mode (load, capture, classify, check) and shadow mode (run and traced in a temporary database)', (rows) =>
     table(
       ['set', 'migrations', 'capture ms', 'shadow ms', 'knex-zd migrate:plan ms', 'knex migrate.list ms', 'pre-deploy', 'post-deploy'],
-      rows.map((r) => [(typeof r.set === 'string' ? r.set : 'generated'), r.migrations, r.planMs, r.shadowMs, r.cliMs || '', r.knexListMs, r.preDeploy, r.postDeploy]),
+      rows.map((r) => [(typeof r.set === 'string' ? r.set : 'generated'), r.migrations, r.planMs, r.shadowMs ?? 'not measured', r.cliMs || '', r.knexListMs, r.preDeploy, r.postDeploy]),
     ),
   );
   section('quorum', 'Quorum: from the N-th arrival to the last deployer exiting', (rows) =>
