@@ -88,8 +88,13 @@ export function spawnDeployer(config: Omit<WorkerConfig, 'id'> & { id?: string }
     }
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  // Resolved on 'close', not 'exit': node may report the exit before it has delivered the last
+  // chunk of stdout (the worker's final `error`/`result` line) when this process is busy, and a
+  // test that reads `lines` right after the exit would then miss it. `at` is still the exit time.
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
+    let exited: { code: number | null; signal: NodeJS.Signals | null; at: number } | null = null;
+    child.once('exit', (code, signal) => (exited = { code, signal, at: Date.now() }));
+    child.once('close', (code, signal) => resolve(exited ?? { code, signal, at: Date.now() }));
   });
   return {
     id,
@@ -130,6 +135,16 @@ export async function appliedCounts(knex: Knex): Promise<{ sideEffects: number; 
   const [side] = await knex('quorum_side_effect').count<{ count: string }[]>({ count: '*' });
   const [migrations] = await knex('quorum_migrations').count<{ count: string }[]>({ count: '*' });
   return { sideEffects: Number(side.count), migrations: Number(migrations.count) };
+}
+
+/**
+ * The first line of a deployer's output that matches `predicate`; throws an error that says what
+ * was missing and shows everything the deployer printed (never an `undefined` further down).
+ */
+export function lineOf(deployer: Deployer, what: string, predicate: (line: WorkerLine) => boolean): WorkerLine {
+  const found = deployer.lines.find(predicate);
+  if (found === undefined) throw new Error(`${deployer.id} printed no ${what} line. Its output:\n${describeDeployer(deployer)}`);
+  return found;
 }
 
 /** A readable dump of a deployer's output, for assertion messages. */
