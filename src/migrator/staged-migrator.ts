@@ -6,6 +6,8 @@ import { parseSettings, type Settings } from '../config.js';
 import { CheckFailedError, StageError } from '../errors.js';
 import { wrapMigration } from '../runner/wrap-migration.js';
 import type { Stage, StageSource } from '../stages.js';
+import { formatMigrationLockEvent } from './lock-events.js';
+import { withMigrationLock, type MigrationLockOptions } from './migration-lock.js';
 import { findStageOrderConflicts, type StageOrderConflict } from './stage-order.js';
 import { StagedMigrationSource, type PreparedMigration } from './staged-migration-source.js';
 
@@ -13,7 +15,15 @@ import { StagedMigrationSource, type PreparedMigration } from './staged-migratio
 export interface StagedOptions {
   /** Apply (or revert) only the migrations of the pre-deploy stage. @default false */
   readonly preDeploy?: boolean;
+  /** The migration lock of this command (wait or not, how long, progress); merged over the migrator's. */
+  readonly lock?: MigrationLockRunOptions;
 }
+
+/** What a command may choose about knex-zd's migration lock (the table and row follow the migrator's config). */
+export type MigrationLockRunOptions = Pick<MigrationLockOptions, 'wait' | 'waitTimeoutMs' | 'leaseMs' | 'pollMs' | 'command' | 'onEvent' | 'tableName'>;
+
+/** Options of `up`/`down`: knex's, a migration name, and the lock. */
+export type StepConfig = Knex.MigratorConfig & { readonly name?: string; readonly lock?: MigrationLockRunOptions };
 
 /** What a migrate command would do, as data: printed by `migrate:plan`, then executed. */
 export interface MigrationPlan {
@@ -56,6 +66,8 @@ export interface StagedMigrator extends KnexMigrator {
   readonly settings: Settings;
   latest(config?: Knex.MigratorConfig & StagedOptions): Promise<MigrateResult>;
   rollback(config?: Knex.MigratorConfig & StagedOptions, all?: boolean): Promise<MigrateResult>;
+  up(config?: StepConfig): Promise<MigrateResult>;
+  down(config?: StepConfig): Promise<MigrateResult>;
   /** What `latest` would apply, analysed and checked; touches nothing. */
   planLatest(options?: StagedOptions): Promise<MigrationPlan>;
   /** What `rollback` would revert, analysed and checked; touches nothing. */
@@ -70,6 +82,11 @@ export interface StagedMigrator extends KnexMigrator {
 export interface StagedMigratorOptions {
   /** Settings to use instead of parsing the knexfile's `zeroDowntime` option (the CLI merges its flags in). */
   readonly settings?: Settings;
+  /**
+   * knex-zd's migration lock, held around everything that applies or reverts (planning included).
+   * @default wait up to 30 minutes for another run, lease 30 s; progress through knex's logger
+   */
+  readonly lock?: MigrationLockRunOptions;
 }
 
 interface Loaded {
@@ -98,46 +115,72 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
     readonly settings = settings;
 
     override async latest(config: Knex.MigratorConfig & StagedOptions = {}): Promise<MigrateResult> {
-      const { preDeploy, ...knexConfig } = config;
-      const plan = await this.planLatest({ preDeploy: preDeploy === true });
-      assertRunnable(plan);
-      const source = await this.sourceFor(plan, new Set(plan.skipped.map((m) => m.name)));
-      return super.latest({ ...knexConfig, migrationSource: source });
+      const { preDeploy, lock, ...knexConfig } = config;
+      const options = { preDeploy: preDeploy === true };
+      // Checked before the lock too, so that a plan that cannot run leaves the database untouched.
+      assertRunnable(await this.planLatest(options));
+      return this.locked(knexConfig, lock, async () => {
+        // Planned again under the lock: a run that waited for another sees what that one applied.
+        const plan = await this.planLatest(options);
+        assertRunnable(plan);
+        const source = await this.sourceFor(plan, new Set(plan.skipped.map((m) => m.name)));
+        return super.latest({ ...knexConfig, migrationSource: source });
+      });
     }
 
     override async rollback(config: Knex.MigratorConfig & StagedOptions = {}, all = false): Promise<MigrateResult> {
-      const { preDeploy, ...knexConfig } = config;
-      const plan = await this.planRollback({ preDeploy: preDeploy === true, all });
-      assertRunnable(plan);
-      const source = await this.sourceFor(plan, new Set());
-      if (!preDeploy) return super.rollback({ ...knexConfig, migrationSource: source }, all);
-      // knex rolls back whole batches; a staged rollback reverts the chosen migrations one by one.
-      const reverted: string[] = [];
-      let batch = 0;
-      for (const migration of plan.migrations) {
-        const [b, log] = await super.down({ ...knexConfig, name: migration.name, migrationSource: source });
-        batch = b;
-        reverted.push(...log);
-      }
-      return [batch, reverted];
+      const { preDeploy, lock, ...knexConfig } = config;
+      const options = { preDeploy: preDeploy === true, all };
+      assertRunnable(await this.planRollback(options));
+      return this.locked(knexConfig, lock, async () => {
+        const plan = await this.planRollback(options);
+        assertRunnable(plan);
+        const source = await this.sourceFor(plan, new Set());
+        if (!preDeploy) return super.rollback({ ...knexConfig, migrationSource: source }, all);
+        // knex rolls back whole batches; a staged rollback reverts the chosen migrations one by one.
+        const reverted: string[] = [];
+        let batch = 0;
+        for (const migration of plan.migrations) {
+          const [b, log] = await super.down({ ...knexConfig, name: migration.name, migrationSource: source });
+          batch = b;
+          reverted.push(...log);
+        }
+        return [batch, reverted];
+      });
     }
 
-    override async up(config: Knex.MigratorConfig = {}): Promise<MigrateResult> {
-      const loaded = await this.loadPending();
-      const name = (config as { name?: string }).name;
-      const target = name ? loaded.filter((m) => m.name === name) : loaded.slice(0, 1);
-      const plan = await this.analyse(target, 'up', null, []);
-      assertRunnable(plan);
-      return super.up({ ...config, migrationSource: await this.sourceFor(plan, new Set()) });
+    override async up(config: StepConfig = {}): Promise<MigrateResult> {
+      const { lock, ...knexConfig } = config;
+      const planUp = async (): Promise<MigrationPlan> => {
+        const loaded = await this.loadPending();
+        const target = knexConfig.name ? loaded.filter((m) => m.name === knexConfig.name) : loaded.slice(0, 1);
+        return this.analyse(target, 'up', null, []);
+      };
+      assertRunnable(await planUp());
+      return this.locked(knexConfig, lock, async () => {
+        const plan = await planUp();
+        assertRunnable(plan);
+        const name = knexConfig.name ?? plan.migrations[0]?.name;
+        return super.up({ ...knexConfig, ...(name ? { name } : {}), migrationSource: await this.sourceFor(plan, new Set()) });
+      });
     }
 
-    override async down(config: Knex.MigratorConfig = {}): Promise<MigrateResult> {
-      const completed = await this.completedRows();
-      const name = (config as { name?: string }).name ?? completed.at(-1)?.name;
-      const loaded = await this.loadByName(name ? [name] : []);
-      const plan = await this.analyse(loaded, 'down', null, []);
-      assertRunnable(plan);
-      return super.down({ ...config, migrationSource: await this.sourceFor(plan, new Set()) });
+    override async down(config: StepConfig = {}): Promise<MigrateResult> {
+      const { lock, ...knexConfig } = config;
+      const planDown = async (): Promise<MigrationPlan> => {
+        // The last migration applied (by id), not knex's default (the last completed in file order):
+        // after --pre-deploy the two differ, and the one reverted must be the one analysed.
+        const name = knexConfig.name ?? (await this.completedRows()).at(-1)?.name;
+        return this.analyse(await this.loadByName(name ? [name] : []), 'down', null, []);
+      };
+      assertRunnable(await planDown());
+      return this.locked(knexConfig, lock, async () => {
+        const plan = await planDown();
+        assertRunnable(plan);
+        const name = plan.migrations[0]?.name;
+        if (name === undefined) return [0, []];
+        return super.down({ ...knexConfig, name, migrationSource: await this.sourceFor(plan, new Set()) });
+      });
     }
 
     async planLatest(options: StagedOptions = {}): Promise<MigrationPlan> {
@@ -184,6 +227,29 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
         stage: m.stage,
         stageSource: m.stageSource,
       }));
+    }
+
+    /** Runs `fn` holding knex-zd's migration lock on this migrator's migrations table. */
+    private async locked<T>(knexConfig: Knex.MigratorConfig, lock: MigrationLockRunOptions | undefined, fn: () => Promise<T>): Promise<T> {
+      const logger = (this.knex.client as { logger?: { warn?: (message: string) => void } }).logger;
+      const onEvent =
+        lock?.onEvent ??
+        options.lock?.onEvent ??
+        ((event) => {
+          const line = formatMigrationLockEvent(event);
+          if (line !== null) logger?.warn?.(line);
+        });
+      return withMigrationLock(
+        this.knex,
+        {
+          ...options.lock,
+          ...lock,
+          onEvent,
+          migrationsTable: knexConfig.tableName ?? this.config.tableName,
+          schemaName: knexConfig.schemaName ?? this.config.schemaName ?? undefined,
+        },
+        fn,
+      );
     }
 
     private plan(
