@@ -308,3 +308,28 @@ exports.down = (knex) => knex.schema.dropTable('things');`,
   t.deepEqual(await waiting, [1, []]);
   t.deepEqual(await lockRows(db.knex), []);
 });
+
+test("the lock table lives beside knex's tables: in the migrator's schemaName when there is one", async (t) => {
+  const db = await database(t);
+  await db.knex.raw('CREATE SCHEMA deploy');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'knex-zd-lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'migrations'));
+  await writeFile(path.join(dir, 'migrations', '001_noop.cjs'), "exports.config = { stage: 'pre-deploy' };\nexports.up = async () => {};\nexports.down = async () => {};\n");
+  const knex = knexFactory({
+    client: 'pg',
+    connection: db.url,
+    pool: { min: 0, max: 2 },
+    migrations: { directory: path.join(dir, 'migrations'), loadExtensions: ['.cjs'], schemaName: 'deploy' },
+  });
+  t.teardown(() => knex.destroy());
+  const seen: Array<Record<string, unknown>> = [];
+  await createStagedMigrator(knex).latest({
+    lock: { onEvent: () => undefined },
+    // Look at the lock table from inside the run, while it is held.
+    ...({ beforeAll: async () => void seen.push(...(await db.knex.withSchema('deploy').from('knex_zd_lock').select('name', 'pid'))) } as object),
+  });
+  t.deepEqual(seen, [{ name: 'knex_migrations', pid: process.pid }]);
+  const tables = await db.knex.raw(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_name LIKE 'knex%' ORDER BY 1`);
+  t.deepEqual(tables.rows.map((r: { t: string }) => r.t), ['deploy.knex_migrations', 'deploy.knex_migrations_lock', 'deploy.knex_zd_lock']);
+});

@@ -3,6 +3,7 @@ import test from 'ava';
 import { decideLockStep, type LockView } from '../../../src/migrator/lock-decision.js';
 import { formatDuration, formatMigrationLockEvent, type LockHolder } from '../../../src/migrator/lock-events.js';
 import { currentCommand, currentProcessKey, maskCommand, ownerProcessState } from '../../../src/migrator/lock-owner.js';
+import { DEFAULT_LOCK_LEASE_MS, DEFAULT_LOCK_TABLE, DEFAULT_LOCK_WAIT_MS } from '../../../src/migrator/migration-lock.js';
 
 const NOW = 1_000_000;
 
@@ -102,4 +103,10 @@ test('the messages of the lock events', (t) => {
   t.is(formatMigrationLockEvent({ type: 'acquired', waitedMs: 3200 }), 'migration lock: acquired after waiting 3s');
   t.is(formatMigrationLockEvent({ type: 'released' }), null);
   t.regex(formatMigrationLockEvent({ type: 'lost', holder })!, /^migration lock: LOST\. The lease ran out before this run renewed it, and deploy-1 pid 4242/);
+});
+
+test('the documented defaults: a 30 s lease, 30 minutes of waiting, table knex_zd_lock', (t) => {
+  t.is(DEFAULT_LOCK_LEASE_MS, 30_000);
+  t.is(DEFAULT_LOCK_WAIT_MS, 30 * 60_000);
+  t.is(DEFAULT_LOCK_TABLE, 'knex_zd_lock');
 });
