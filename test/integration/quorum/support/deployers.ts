@@ -48,6 +48,8 @@ export interface Deployer {
   readonly child: ChildProcess;
   readonly lines: WorkerLine[];
   readonly stderr: string[];
+  /** How the process ended, once it has. */
+  readonly ended: () => { code: number | null; signal: NodeJS.Signals | null } | null;
   /** Resolves when the process exits. */
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   /** Resolves with the first line matching `predicate`. */
@@ -96,11 +98,14 @@ export function spawnDeployer(config: Omit<WorkerConfig, 'id'> & { id?: string }
     child.once('exit', (code, signal) => (exited = { code, signal, at: Date.now() }));
     child.once('close', (code, signal) => resolve(exited ?? { code, signal, at: Date.now() }));
   });
+  let ended: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  void exit.then(({ code, signal }) => (ended = { code, signal }));
   return {
     id,
     child,
     lines,
     stderr,
+    ended: () => ended,
     exit,
     waitFor(predicate) {
       const found = lines.find(predicate);
@@ -149,5 +154,7 @@ export function lineOf(deployer: Deployer, what: string, predicate: (line: Worke
 
 /** A readable dump of a deployer's output, for assertion messages. */
 export function describeDeployer(deployer: Deployer): string {
-  return `${deployer.id}: ${JSON.stringify(deployer.lines)} ${deployer.stderr.join('').slice(0, 2000)}`;
+  const ended = deployer.ended();
+  const how = ended === null ? 'running' : ended.signal ? `killed by ${ended.signal}` : `exit ${ended.code}`;
+  return `${deployer.id} (${how}): ${JSON.stringify(deployer.lines)} ${deployer.stderr.join('').slice(0, 2000)}`;
 }
