@@ -97,11 +97,16 @@ export class MemcachedQuorumBackend implements QuorumBackend {
     return this.#options.connectTimeoutMs ?? 3000;
   }
 
+  #deadlineMs(): number {
+    return 4 * this.#timeoutMs() + 1000;
+  }
+
   /**
    * Bounds one memjs call. memjs neither answers nor fails a request that was in flight when the
    * server closed the connection (a restart): its own timeout lives on the dead socket, so the
    * promise never settles, and a deployer with nothing else to wait on would exit without an
-   * outcome. On the deadline the client is replaced, since its connection state is then suspect.
+   * outcome. The deadline leaves memjs its own retries (2 attempts, each a connection and a request
+   * timeout); on the deadline the client is replaced, since its connection state is then suspect.
    */
   async #deadline<T>(what: string, client: Client, promise: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
@@ -114,8 +119,8 @@ export class MemcachedQuorumBackend implements QuorumBackend {
               this.#client = this.#createClient();
               client.close();
             }
-            reject(new Error(`memcached did not answer a ${what} within ${this.#timeoutMs()}ms`));
-          }, this.#timeoutMs() + 500);
+            reject(new Error(`memcached did not answer a ${what} within ${this.#deadlineMs()}ms`));
+          }, this.#deadlineMs());
         }),
       ]);
     } finally {
