@@ -36,6 +36,11 @@ export type MigrationLockEvent =
       readonly reason: 'lease-expired' | 'owner-gone';
       readonly knexLock: KnexLockChange;
     }
+  /**
+   * After a takeover: index builds or validations are still running in the database (the dead
+   * run's backend goes on after its client is killed); this run waits for them before it starts.
+   */
+  | { readonly type: 'waiting-for-leftovers'; readonly statements: ReadonlyArray<{ readonly pid: number; readonly query: string; readonly runningMs: number }> }
   /** knex's lock table had extra, unlocked rows (left by runs that created it at the same time): they were deleted. */
   | { readonly type: 'knex-lock-repaired'; readonly deleted: number }
   /** A heartbeat could not renew the lease (it keeps trying; the migration goes on). */
@@ -96,6 +101,11 @@ export function formatMigrationLockEvent(event: MigrationLockEvent): string | nu
         'That run may have stopped half-way through a migration: the migrations that it did not record run again.'
       );
     }
+    case 'waiting-for-leftovers':
+      return (
+        `migration lock: waiting for ${event.statements.length === 1 ? 'a statement' : `${event.statements.length} statements`} that may be the dead run's, ` +
+        `still running on the server: ${event.statements.map((s) => `pid ${s.pid} (${formatDuration(s.runningMs)}): ${s.query}`).join('; ')}`
+      );
     case 'knex-lock-repaired':
       return `migration lock: deleted ${event.deleted} extra unlocked row${event.deleted === 1 ? '' : 's'} of knex's lock table (two runs once created it at the same time), which made every knex run fail with "Migration table is already locked"`;
     case 'renew-failed':

@@ -69,6 +69,12 @@ interface HolderRow {
   expires_in_ms: number;
 }
 
+interface LeftoverStatement {
+  pid: number;
+  query: string;
+  running_ms: number;
+}
+
 const CREATE_RACE_STATES = new Set(['23505', '42P07', '42710']);
 
 function positive(value: number, option: string): number {
@@ -137,6 +143,7 @@ export class MigrationLock {
       const knexLock = await this.#settleKnexLock(connection, schema, token, taken.previous);
       if (taken.previous !== null && taken.reason !== null) {
         this.#emit({ type: 'took-over', previous: taken.previous, reason: taken.reason, knexLock });
+        await this.#awaitLeftovers(connection, schema, token, started);
       }
       this.#emit({ type: 'acquired', waitedMs: taken.waited ? Date.now() - started : 0 });
       return this.#held(connection, schema, token, taken.previous);
@@ -324,6 +331,47 @@ export class MigrationLock {
           await sleep(Math.min(this.#pollMs, Math.max(1, deadline - now)));
         }
       }
+    }
+  }
+
+  /**
+   * A killed client's backend goes on with the statement it was running (PostgreSQL notices the
+   * closed connection only when it next talks to it): an index build or a VALIDATE of the dead run
+   * may still be running, and redoing its operation now could deadlock with it (a DROP INDEX
+   * CONCURRENTLY of the index it is building). Wait, reporting them, until the index builds and
+   * validations that started before the takeover are over; give up after the wait bound.
+   */
+  async #awaitLeftovers(connection: LockConnection, schema: string, token: string, started: number): Promise<void> {
+    const deadline = started + this.#waitTimeoutMs;
+    let reported = 0;
+    for (;;) {
+      const statements = await connection.query<LeftoverStatement>(
+        `SELECT a.pid, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200) AS query,
+                (extract(epoch FROM now() - a.query_start) * 1000)::float8 AS running_ms
+           FROM pg_stat_activity a
+          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state = 'active'
+            AND (a.pid IN (SELECT p.pid FROM pg_stat_progress_create_index p) OR a.query ~* '^\\s*ALTER\\s+TABLE\\M.*\\mVALIDATE\\s+CONSTRAINT\\M')
+          ORDER BY a.query_start`,
+      );
+      if (statements.length === 0) return;
+      const now = Date.now();
+      if (now >= deadline) {
+        await connection.query(`DELETE FROM ${this.#table(schema)} WHERE name = $1 AND owner = $2`, [this.#migrationsTable, token]);
+        throw new MigrationLockError(
+          `The run whose lock was taken over left statements running (${statements.map((s) => `pid ${s.pid}: ${s.query}`).join('; ')}), ` +
+            `still running after ${formatDuration(now - started)}. Nothing was applied. Wait for them to end, or cancel them ` +
+            `(SELECT pg_cancel_backend(pid)), then rerun.`,
+          { details: { statements } },
+        );
+      }
+      if (reported === 0 || now - reported >= 30_000) {
+        reported = now;
+        this.#emit({
+          type: 'waiting-for-leftovers',
+          statements: statements.map((s) => ({ pid: Number(s.pid), query: s.query, runningMs: Number(s.running_ms) })),
+        });
+      }
+      await sleep(Math.min(this.#pollMs, Math.max(1, deadline - now)));
     }
   }
 

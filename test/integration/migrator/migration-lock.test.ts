@@ -11,6 +11,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
 import { MigrationLockError } from '../../../src/errors.js';
 import type { MigrationLockEvent } from '../../../src/migrator/lock-events.js';
 import { currentProcessKey } from '../../../src/migrator/lock-owner.js';
@@ -102,7 +103,7 @@ test('a bounded wait gives up with a message naming the holder', async (t) => {
   const held = await new MigrationLock(db.knex, { command: 'slow deploy' }).acquire();
   t.teardown(() => held.release());
   const error = await t.throwsAsync(new MigrationLock(db.knex, { waitTimeoutMs: 400, pollMs: 50 }).acquire(), { instanceOf: MigrationLockError });
-  t.regex(error?.message ?? '', /^Waited \d+ms for the migration lock, held by \S+ pid \d+ \(slow deploy\), started/);
+  t.regex(error?.message ?? '', /^Waited \S+ for the migration lock, held by \S+ pid \d+ \(slow deploy\), started/);
   t.regex(error?.message ?? '', /Nothing was applied\. If that run is stuck, stop it/);
 });
 
@@ -161,6 +162,49 @@ test('a holder on this machine whose process is gone is taken over at once, with
   const held = await new MigrationLock(db.knex, { wait: false, onEvent }).acquire();
   t.like(events.find((e) => e.type === 'took-over'), { reason: 'owner-gone', previous: { pid: Number(dead.stdout), process: 'gone' } });
   t.false(events.some((e) => e.type === 'waiting'));
+  await held.release();
+});
+
+test('after a takeover, it waits for an index build that the dead run left running on the server, reporting it', async (t) => {
+  const key = currentProcessKey();
+  if (key === null) return t.pass('no process key on this platform');
+  const db = await database(t);
+  await db.knex.raw('CREATE TABLE t (id int PRIMARY KEY, x int)');
+  // A writer's open transaction holds the concurrent build in its first phase, for as long as the test wants.
+  const writer = new pg.Client({ connectionString: db.url });
+  const builder = new pg.Client({ connectionString: db.url });
+  await writer.connect();
+  await builder.connect();
+  t.teardown(async () => {
+    await writer.end().catch(() => undefined);
+    await builder.end().catch(() => undefined);
+  });
+  await writer.query('BEGIN');
+  await writer.query('INSERT INTO t VALUES (1, 1)');
+  const building = builder.query('CREATE INDEX CONCURRENTLY t_x_idx ON t (x)');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const machine = key.replace(/\/\d+\/\d+$/, '');
+  await plantHolder(db.knex, { host: os.hostname(), pid: Number(dead.stdout), processKey: `${machine}/${dead.stdout}/12345`, expiresInMs: 3_600_000 });
+
+  const { events, onEvent } = recorder();
+  let acquired = false;
+  const acquiring = new MigrationLock(db.knex, { pollMs: 50, onEvent }).acquire().then((held) => {
+    acquired = true;
+    return held;
+  });
+  await until(() => events.some((e) => e.type === 'waiting-for-leftovers'));
+  const waitingFor = events.find((e) => e.type === 'waiting-for-leftovers');
+  t.like(waitingFor, { statements: [{ query: 'CREATE INDEX CONCURRENTLY t_x_idx ON t (x)' }] });
+  const buildPid = (
+    await db.knex.raw<{ rows: Array<{ pid: number }> }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'CREATE INDEX CONCURRENTLY%'`)
+  ).rows[0]?.pid;
+  t.true(waitingFor?.type === 'waiting-for-leftovers' && waitingFor.statements[0]?.pid === buildPid);
+  t.is(events[0]?.type, 'took-over');
+  await sleep(300);
+  t.false(acquired, 'it does not start while the build runs');
+  await writer.query('COMMIT');
+  await building;
+  const held = await acquiring;
   await held.release();
 });
 

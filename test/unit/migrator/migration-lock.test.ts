@@ -99,6 +99,10 @@ test('the messages of the lock events', (t) => {
       'its process is gone (pid 4242 no longer runs on this machine). ' +
       'That run may have stopped half-way through a migration: the migrations that it did not record run again.',
   );
+  t.is(
+    formatMigrationLockEvent({ type: 'waiting-for-leftovers', statements: [{ pid: 77, query: 'CREATE INDEX CONCURRENTLY "i" ON "t" ("c")', runningMs: 4200 }] }),
+    'migration lock: waiting for a statement that may be the dead run\'s, still running on the server: pid 77 (4s): CREATE INDEX CONCURRENTLY "i" ON "t" ("c")',
+  );
   t.is(formatMigrationLockEvent({ type: 'acquired', waitedMs: 0 }), null);
   t.is(formatMigrationLockEvent({ type: 'acquired', waitedMs: 3200 }), 'migration lock: acquired after waiting 3s');
   t.is(formatMigrationLockEvent({ type: 'released' }), null);
