@@ -97,6 +97,13 @@ export class QuorumError extends ZeroDowntimeError {
   }
 }
 
+/** The migration lock is held by another run (and this one must not wait, or waited too long), or it could not be taken. */
+export class MigrationLockError extends ZeroDowntimeError {
+  constructor(message: string, options?: ZeroDowntimeErrorOptions) {
+    super('ZD_MIGRATION_LOCK', message, options);
+  }
+}
+
 /** The hot-upgrade type registry could not resolve or refresh a type. */
 export class HotUpgradeError extends ZeroDowntimeError {
   constructor(message: string, options?: ZeroDowntimeErrorOptions) {

@@ -20,6 +20,7 @@ export {
   IdentifierError,
   UnsafeOperationError,
   QuorumError,
+  MigrationLockError,
   HotUpgradeError,
 } from './errors.js';
 export type { ZeroDowntimeErrorOptions } from './errors.js';
@@ -127,8 +128,17 @@ export type {
   MigrationPlan,
   MigrationStatus,
   MigrateResult,
+  MigrationLockRunOptions,
+  StepConfig,
 } from './migrator/staged-migrator.js';
 export type { StageOrderConflict } from './migrator/stage-order.js';
+export { MigrationLock, withMigrationLock, DEFAULT_LOCK_TABLE, DEFAULT_LOCK_LEASE_MS, DEFAULT_LOCK_WAIT_MS } from './migrator/migration-lock.js';
+export type { MigrationLockOptions, HeldMigrationLock, UnlockResult } from './migrator/migration-lock.js';
+export { decideLockStep } from './migrator/lock-decision.js';
+export type { LockView, LockStep } from './migrator/lock-decision.js';
+export { formatMigrationLockEvent } from './migrator/lock-events.js';
+export type { MigrationLockEvent, LockHolder, KnexLockChange } from './migrator/lock-events.js';
+export type { OwnerProcessState } from './migrator/lock-owner.js';
 export { runChecks, CHECKS, checkRules } from './checks/index.js';
 export type { CheckResult, CheckRule } from './checks/index.js';
 export { loadTargetFacts } from './analysis/table-stats.js';

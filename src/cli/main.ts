@@ -8,6 +8,7 @@ import { migratePlanCommand } from './commands/migrate-plan.js';
 import { migrateRollbackCommand } from './commands/migrate-rollback.js';
 import { migrateStatusCommand } from './commands/migrate-status.js';
 import { migrateDownCommand, migrateUpCommand } from './commands/migrate-step.js';
+import { migrateUnlockCommand } from './commands/migrate-unlock.js';
 import { parseFlags } from './flags.js';
 import { palette, processOutput, type Output } from './output.js';
 import { passToKnex } from './passthrough.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   migratePlanCommand,
   checkCommand,
   migrateMakeCommand,
+  migrateUnlockCommand,
 ];
 
 function findCommand(name: string): Command | undefined {
@@ -49,7 +51,7 @@ function usage(c: ReturnType<typeof palette>): string {
     'Commands:',
     ...COMMANDS.map((cmd) => `  ${cmd.name.padEnd(width)}  ${cmd.summary}`),
     '',
-    'Every other command (seed:run, migrate:unlock, init…) is handed to knex\'s CLI unchanged.',
+    'Every other command (seed:run, migrate:currentVersion, init…) is handed to knex\'s CLI unchanged.',
     'knex-zd <command> --help shows a command\'s flags.',
   ].join('\n');
 }

@@ -8,6 +8,8 @@ import { CHECKS, runChecks, type CheckResult } from '../checks/index.js';
 import { parseSettings, type Settings } from '../config.js';
 import { CheckFailedError, StageError } from '../errors.js';
 import type { Stage, StageSource } from '../stages.js';
+import { formatMigrationLockEvent } from './lock-events.js';
+import { withMigrationLock, type MigrationLockOptions } from './migration-lock.js';
 import { findStageOrderConflicts, type StageOrderConflict } from './stage-order.js';
 import { prepareMigration } from './prepare-migration.js';
 import { StagedMigrationSource, type PreparedMigration } from './staged-migration-source.js';
@@ -16,6 +18,13 @@ import { StagedMigrationSource, type PreparedMigration } from './staged-migratio
 export interface StagedOptions {
   /** Apply (or revert) only the migrations of the pre-deploy stage. @default false */
   readonly preDeploy?: boolean;
+  /** The migration lock of this command (wait or not, how long, progress); merged over the migrator's. */
+  readonly lock?: MigrationLockRunOptions;
+  /**
+   * A plan the caller already made (and showed) with the same options: `latest`/`rollback` run it,
+   * making it again under the lock only when the completed migrations changed since.
+   */
+  readonly plan?: MigrationPlan;
 }
 
 /** How a command's migrations were analysed. */
@@ -30,6 +39,12 @@ export interface AnalysisInfo {
   readonly notice: string | null;
 }
 
+/** What a command may choose about knex-zd's migration lock (the table and row follow the migrator's config). */
+export type MigrationLockRunOptions = Pick<MigrationLockOptions, 'wait' | 'waitTimeoutMs' | 'leaseMs' | 'pollMs' | 'command' | 'onEvent' | 'tableName'>;
+
+/** Options of `up`/`down`: knex's, a migration name, and the lock. */
+export type StepConfig = Knex.MigratorConfig & { readonly name?: string; readonly lock?: MigrationLockRunOptions };
+
 /** What a migrate command would do, as data: printed by `migrate:plan`, then executed. */
 export interface MigrationPlan {
   readonly direction: Direction;
@@ -42,6 +57,8 @@ export interface MigrationPlan {
   readonly conflicts: readonly StageOrderConflict[];
   readonly checks: CheckResult;
   readonly analysis: AnalysisInfo;
+  /** The migrations that were completed when the plan was made, in the order they were applied. */
+  readonly completed: readonly string[];
   /** The target database's version and the sizes of the tables the plan locks (read once, read-only). */
   readonly target: TargetFacts;
 }
@@ -74,6 +91,8 @@ export interface StagedMigrator extends KnexMigrator {
   readonly settings: Settings;
   latest(config?: Knex.MigratorConfig & StagedOptions): Promise<MigrateResult>;
   rollback(config?: Knex.MigratorConfig & StagedOptions, all?: boolean): Promise<MigrateResult>;
+  up(config?: StepConfig): Promise<MigrateResult>;
+  down(config?: StepConfig): Promise<MigrateResult>;
   /** What `latest` would apply, analysed and checked; touches nothing. */
   planLatest(options?: StagedOptions): Promise<MigrationPlan>;
   /** What `rollback` would revert, analysed and checked; touches nothing. */
@@ -94,6 +113,11 @@ export interface StagedMigrator extends KnexMigrator {
 export interface StagedMigratorOptions {
   /** Settings to use instead of parsing the knexfile's `zeroDowntime` option (the CLI merges its flags in). */
   readonly settings?: Settings;
+  /**
+   * knex-zd's migration lock, held around everything that applies or reverts (planning included).
+   * @default wait up to 30 minutes for another run, lease 30 s; progress through knex's logger
+   */
+  readonly lock?: MigrationLockRunOptions;
 }
 
 interface Loaded {
@@ -122,52 +146,91 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
     readonly settings = settings;
 
     override async latest(config: Knex.MigratorConfig & StagedOptions = {}): Promise<MigrateResult> {
-      const { preDeploy, ...knexConfig } = config;
-      const plan = await this.planLatest({ preDeploy: preDeploy === true });
-      assertRunnable(plan);
-      const source = await this.sourceFor(plan, new Set(plan.skipped.map((m) => m.name)));
-      return super.latest({ ...knexConfig, migrationSource: source });
+      const { preDeploy, lock, plan: given, ...knexConfig } = config;
+      const options = { preDeploy: preDeploy === true };
+      return this.planned(knexConfig, lock, () => this.planLatest(options), given, async (plan) => {
+        const source = await this.sourceFor(plan, new Set(plan.skipped.map((m) => m.name)));
+        return super.latest({ ...knexConfig, migrationSource: source });
+      });
     }
 
     override async rollback(config: Knex.MigratorConfig & StagedOptions = {}, all = false): Promise<MigrateResult> {
-      const { preDeploy, ...knexConfig } = config;
-      const plan = await this.planRollback({ preDeploy: preDeploy === true, all });
-      assertRunnable(plan);
-      const source = await this.sourceFor(plan, new Set());
-      if (!preDeploy) return super.rollback({ ...knexConfig, migrationSource: source }, all);
-      // knex rolls back whole batches; a staged rollback reverts the chosen migrations one by one.
-      const reverted: string[] = [];
-      let batch = 0;
-      for (const migration of plan.migrations) {
-        const [b, log] = await super.down({ ...knexConfig, name: migration.name, migrationSource: source });
-        batch = b;
-        reverted.push(...log);
-      }
-      return [batch, reverted];
+      const { preDeploy, lock, plan: given, ...knexConfig } = config;
+      const options = { preDeploy: preDeploy === true, all };
+      return this.planned(knexConfig, lock, () => this.planRollback(options), given, async (plan) => {
+        const source = await this.sourceFor(plan, new Set());
+        if (!preDeploy) return super.rollback({ ...knexConfig, migrationSource: source }, all);
+        // knex rolls back whole batches; a staged rollback reverts the chosen migrations one by one.
+        const reverted: string[] = [];
+        let batch = 0;
+        for (const migration of plan.migrations) {
+          const [b, log] = await super.down({ ...knexConfig, name: migration.name, migrationSource: source });
+          batch = b;
+          reverted.push(...log);
+        }
+        return [batch, reverted];
+      });
     }
 
-    override async up(config: Knex.MigratorConfig = {}): Promise<MigrateResult> {
-      const loaded = await this.loadPending();
-      const name = (config as { name?: string }).name;
-      const target = name ? loaded.filter((m) => m.name === name) : loaded.slice(0, 1);
-      const plan = await this.analyse(target, 'up', null, []);
-      assertRunnable(plan);
-      return super.up({ ...config, migrationSource: await this.sourceFor(plan, new Set()) });
+    override async up(config: StepConfig = {}): Promise<MigrateResult> {
+      const { lock, ...knexConfig } = config;
+      const planUp = async (): Promise<MigrationPlan> => {
+        const basis = await this.completedNames();
+        const loaded = await this.loadPending();
+        const target = knexConfig.name ? loaded.filter((m) => m.name === knexConfig.name) : loaded.slice(0, 1);
+        return this.analyse(target, 'up', null, [], basis);
+      };
+      return this.planned(knexConfig, lock, planUp, undefined, async (plan) => {
+        const name = knexConfig.name ?? plan.migrations[0]?.name;
+        return super.up({ ...knexConfig, ...(name ? { name } : {}), migrationSource: await this.sourceFor(plan, new Set()) });
+      });
     }
 
-    override async down(config: Knex.MigratorConfig = {}): Promise<MigrateResult> {
-      const completed = await this.completedRows();
-      const name = (config as { name?: string }).name ?? completed.at(-1)?.name;
-      const loaded = await this.loadByName(name ? [name] : []);
-      const plan = await this.analyse(loaded, 'down', null, []);
-      assertRunnable(plan);
-      return super.down({ ...config, migrationSource: await this.sourceFor(plan, new Set()) });
+    override async down(config: StepConfig = {}): Promise<MigrateResult> {
+      const { lock, ...knexConfig } = config;
+      const planDown = async (): Promise<MigrationPlan> => {
+        // The last migration applied (by id), not knex's default (the last completed in file order):
+        // after --pre-deploy the two differ, and the one reverted must be the one analysed.
+        const basis = await this.completedNames();
+        const name = knexConfig.name ?? basis.at(-1);
+        return this.analyse(await this.loadByName(name ? [name] : []), 'down', null, [], basis);
+      };
+      return this.planned(knexConfig, lock, planDown, undefined, async (plan) => {
+        const name = plan.migrations[0]?.name;
+        if (name === undefined) return [0, []];
+        return super.down({ ...knexConfig, name, migrationSource: await this.sourceFor(plan, new Set()) });
+      });
+    }
+
+    /**
+     * Plans (or takes the caller's plan), refuses before touching anything when it cannot run,
+     * then runs it holding the migration lock. Under the lock the plan is made again only when
+     * the completed migrations changed meanwhile (a run that waited for another sees what that
+     * one applied); otherwise the analysis, which may have run a whole shadow database, is reused.
+     */
+    private async planned<T>(
+      knexConfig: Knex.MigratorConfig,
+      lock: MigrationLockRunOptions | undefined,
+      compute: () => Promise<MigrationPlan>,
+      given: MigrationPlan | undefined,
+      run: (plan: MigrationPlan) => Promise<T>,
+    ): Promise<T> {
+      const first = given ?? (await compute());
+      assertRunnable(first);
+      return this.locked(knexConfig, lock, async () => {
+        const now = await this.completedNames();
+        const unchanged = now.length === first.completed.length && now.every((name, i) => name === first.completed[i]);
+        const plan = unchanged ? first : await compute();
+        assertRunnable(plan);
+        return run(plan);
+      });
     }
 
     async planLatest(options: StagedOptions = {}): Promise<MigrationPlan> {
+      const basis = await this.completedNames();
       const pending = await this.loadPending();
       const { reports, analysis } = await this.reports(pending, 'up', 'completed');
-      if (!options.preDeploy) return this.plan('up', null, reports, [], analysis);
+      if (!options.preDeploy) return this.plan('up', null, reports, [], analysis, basis);
       let run = reports.filter((m) => m.stage === 'pre-deploy' || m.stage === null);
       const skipped = reports.filter((m) => m.stage === 'post-deploy');
       const skippedNames = new Set(skipped.map((m) => m.name));
@@ -189,25 +252,27 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
           return before;
         });
       }
-      const plan = await this.plan('up', 'pre-deploy', run, skipped, analysis);
+      const plan = await this.plan('up', 'pre-deploy', run, skipped, analysis, basis);
       return { ...plan, conflicts };
     }
 
     async planRollback(options: StagedOptions & { all?: boolean } = {}): Promise<MigrationPlan> {
       const rows = await this.completedRows();
+      const basis = rows.map((r) => r.name);
       const lastBatch = Math.max(0, ...rows.map((r) => r.batch));
       const targets = rows
         .filter((r) => options.all || r.batch === lastBatch)
         .reverse()
         .map((r) => r.name);
       const { reports, analysis } = await this.reports(await this.loadByName(targets), 'down', 'completed');
-      if (!options.preDeploy) return this.plan('down', null, reports, [], analysis);
+      if (!options.preDeploy) return this.plan('down', null, reports, [], analysis, basis);
       return this.plan(
         'down',
         'pre-deploy',
         reports.filter((m) => m.stage !== 'post-deploy'),
         reports.filter((m) => m.stage === 'post-deploy'),
         analysis,
+        basis,
       );
     }
 
@@ -250,24 +315,49 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       };
     }
 
+    /** Runs `fn` holding knex-zd's migration lock on this migrator's migrations table. */
+    private async locked<T>(knexConfig: Knex.MigratorConfig, lock: MigrationLockRunOptions | undefined, fn: () => Promise<T>): Promise<T> {
+      const logger = (this.knex.client as { logger?: { warn?: (message: string) => void } }).logger;
+      const onEvent =
+        lock?.onEvent ??
+        options.lock?.onEvent ??
+        ((event) => {
+          const line = formatMigrationLockEvent(event);
+          if (line !== null) logger?.warn?.(line);
+        });
+      return withMigrationLock(
+        this.knex,
+        {
+          ...options.lock,
+          ...lock,
+          onEvent,
+          migrationsTable: knexConfig.tableName ?? this.config.tableName,
+          schemaName: knexConfig.schemaName ?? this.config.schemaName ?? undefined,
+        },
+        fn,
+      );
+    }
+
     private async plan(
       direction: Direction,
       stage: Stage | null,
       migrations: MigrationReport[],
       skipped: MigrationReport[],
       analysis: AnalysisInfo,
+      /** The completed migrations read before the analysis began. */
+      basis: readonly string[],
     ): Promise<MigrationPlan> {
       // Skipped migrations are checked too: a mistake in them would only surface at the next step.
       const checked = [...migrations, ...skipped].sort(byName);
       // Sizes and the server's version come from the target, once per plan (read-only).
       const target = await loadTargetFacts(this.knex, lockedRelations(checked));
       const checks = runChecks(checked, this.settings, CHECKS, target);
-      return { direction, stage, migrations, skipped, conflicts: [], checks, analysis, target };
+      return { direction, stage, migrations, skipped, conflicts: [], checks, analysis, target, completed: basis };
     }
 
-    private async analyse(loaded: Loaded[], direction: Direction, stage: Stage | null, skipped: MigrationReport[]) {
+    private async analyse(loaded: Loaded[], direction: Direction, stage: Stage | null, skipped: MigrationReport[], basis: readonly string[]) {
       const { reports, analysis } = await this.reports(loaded, direction, 'completed');
-      return this.plan(direction, stage, reports, skipped, analysis);
+      return this.plan(direction, stage, reports, skipped, analysis, basis);
     }
 
     /**

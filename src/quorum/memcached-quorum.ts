@@ -53,6 +53,7 @@ export class MemcachedQuorumBackend implements QuorumBackend {
   readonly #options: MemcachedQuorumOptions;
   readonly #servers: string;
   #client: Client | null = null;
+  #createClient: (() => Client) | null = null;
 
   constructor(options: MemcachedQuorumOptions) {
     this.#options = options;
@@ -64,20 +65,22 @@ export class MemcachedQuorumBackend implements QuorumBackend {
     if (this.#client !== null) return;
     const mod = await loadOptionalPeer<{ Client?: typeof Client; default?: { Client: typeof Client } }>('memjs', 'memcached');
     const ClientClass = (mod.Client ?? mod.default?.Client)!;
-    const timeoutS = (this.#options.connectTimeoutMs ?? 3000) / 1000;
-    const client = ClientClass.create(this.#servers, {
-      retries: 2,
-      retry_delay: 0.1,
-      timeout: timeoutS,
-      conntimeout: timeoutS,
-      // memjs logs through console by default; the library must stay silent.
-      logger: { log: () => undefined },
-    });
+    const timeoutS = this.#timeoutMs() / 1000;
+    const create = (): Client =>
+      ClientClass.create(this.#servers, {
+        retries: 2,
+        retry_delay: 0.1,
+        timeout: timeoutS,
+        conntimeout: timeoutS,
+        // memjs logs through console by default; the library must stay silent.
+        logger: { log: () => undefined },
+      });
+    const client = create();
     try {
       // `stats` answers per server; a write and a read prove the server accepts our keys.
       const probe = `${this.#keyPrefix()}:probe:${process.pid}`;
-      await client.set(probe, '1', { expires: 5 });
-      await client.get(probe);
+      await this.#deadline('set', client, client.set(probe, '1', { expires: 5 }));
+      await this.#deadline('get', client, client.get(probe));
     } catch (error) {
       client.close();
       throw new QuorumError(
@@ -87,11 +90,57 @@ export class MemcachedQuorumBackend implements QuorumBackend {
       );
     }
     this.#client = client;
+    this.#createClient = create;
   }
 
-  #mc(): Client {
-    if (this.#client === null) throw new QuorumError('MemcachedQuorumBackend: call connect() first.');
-    return this.#client;
+  #timeoutMs(): number {
+    return this.#options.connectTimeoutMs ?? 3000;
+  }
+
+  #deadlineMs(): number {
+    return 4 * this.#timeoutMs() + 1000;
+  }
+
+  /**
+   * Bounds one memjs call. memjs neither answers nor fails a request that was in flight when the
+   * server closed the connection (a restart): its own timeout lives on the dead socket, so the
+   * promise never settles, and a deployer with nothing else to wait on would exit without an
+   * outcome. The deadline leaves memjs its own retries (2 attempts, each a connection and a request
+   * timeout); on the deadline the client is replaced, since its connection state is then suspect.
+   */
+  async #deadline<T>(what: string, client: Client, promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        promise,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            if (this.#client === client && this.#createClient !== null) {
+              this.#client = this.#createClient();
+              client.close();
+            }
+            reject(new Error(`memcached did not answer a ${what} within ${this.#deadlineMs()}ms`));
+          }, this.#deadlineMs());
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The client, every call bounded by {@link #deadline}. */
+  #mc(): Pick<Client, 'get' | 'set' | 'add' | 'touch' | 'increment' | 'delete'> {
+    const client = this.#client;
+    if (client === null) throw new QuorumError('MemcachedQuorumBackend: call connect() first.');
+    return {
+      get: (key: string) => this.#deadline('get', client, client.get(key)),
+      set: ((key: string, value: string, options: { expires?: number }) => this.#deadline('set', client, client.set(key, value, options))) as Client['set'],
+      add: ((key: string, value: string, options: { expires?: number }) => this.#deadline('add', client, client.add(key, value, options))) as Client['add'],
+      touch: ((key: string, expires: number) => this.#deadline('touch', client, client.touch(key, expires))) as Client['touch'],
+      increment: ((key: string, amount: number, options: { initial?: number; expires?: number }) =>
+        this.#deadline('incr', client, client.increment(key, amount, options))) as Client['increment'],
+      delete: (key: string) => this.#deadline('delete', client, client.delete(key)),
+    };
   }
 
   #keyPrefix(): string {

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
 import { PROJECT_FLAGS, QUORUM_FLAGS, TIMEOUT_FLAGS, timeoutOverrides } from '../flags.js';
+import { LOCK_FLAGS, LOCK_FLAGS_HELP, lockRunOptions } from '../lock-flags.js';
 import { palette } from '../output.js';
 import { applyWithQuorum } from '../quorum.js';
 
@@ -9,7 +10,7 @@ import { applyWithQuorum } from '../quorum.js';
 export const migrateLatestCommand: Command = {
   name: 'migrate:latest',
   summary: 'Apply pending migrations: --pre-deploy before the roll-out, without it after.',
-  help: `Usage: knex-zd migrate:latest [--pre-deploy] [--quorum N [--quorum-timeout SECONDS]] [--json]
+  help: `Usage: knex-zd migrate:latest [--pre-deploy] [--quorum N [--quorum-timeout SECONDS]] [--no-wait] [--json]
 
   --pre-deploy               apply only pending pre-deploy migrations (before the roll-out);
                              without it, apply everything pending in file order (after it)
@@ -20,16 +21,19 @@ export const migrateLatestCommand: Command = {
   --quorum-timeout SECONDS   how long to wait for the others (default 1800)
   --quorum-backend NAME      postgres (default), redis or memcached
   --quorum-url URL           the Redis or Memcached URL
+${LOCK_FLAGS_HELP}
   --json                     machine-readable result
 Runs the checks first and refuses to start on an error, before touching the database.`,
-  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...QUORUM_FLAGS, 'pre-deploy': { type: 'boolean' }, json: { type: 'boolean' } },
+  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...QUORUM_FLAGS, ...LOCK_FLAGS, 'pre-deploy': { type: 'boolean' }, json: { type: 'boolean' } },
   async run({ values }, output) {
+    const lock = lockRunOptions(values, output);
     return withProject(values as never, timeoutOverrides(values), async (project) => {
       const preDeploy = values['pre-deploy'] === true;
       const c = palette(output.color);
       const plan = await project.migrator.planLatest({ preDeploy });
       if (plan.analysis.notice) output.err(plan.analysis.notice);
-      const apply = () => project.migrator.latest({ preDeploy });
+      // The plan just shown is applied (made again under the lock only if another run applied something meanwhile).
+      const apply = () => project.migrator.latest({ preDeploy, lock, plan });
       const outcome = await applyWithQuorum(project, plan, values, apply, output);
       if (!outcome.result) {
         if (values.json) output.out(JSON.stringify({ appliedBy: outcome.appliedBy, summary: outcome.summary }, null, 2));

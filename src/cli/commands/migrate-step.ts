@@ -2,13 +2,15 @@ import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
 import { PROJECT_FLAGS, TIMEOUT_FLAGS, timeoutOverrides, type ParsedFlags } from '../flags.js';
+import { LOCK_FLAGS, LOCK_FLAGS_HELP, lockRunOptions } from '../lock-flags.js';
 import type { Output } from '../output.js';
 import { palette } from '../output.js';
 
 async function step(direction: 'up' | 'down', { values, positionals }: ParsedFlags, output: Output): Promise<number> {
   const name = positionals[0];
+  const lock = lockRunOptions(values, output);
   return withProject(values as never, timeoutOverrides(values), async ({ migrator }) => {
-    const config = name ? { name } : {};
+    const config = name ? { name, lock } : { lock };
     const [, log] = direction === 'up' ? await migrator.up(config) : await migrator.down(config);
     const c = palette(output.color);
     if (values.json) output.out(JSON.stringify({ migrations: log }, null, 2));
@@ -22,8 +24,8 @@ async function step(direction: 'up' | 'down', { values, positionals }: ParsedFla
 export const migrateUpCommand: Command = {
   name: 'migrate:up',
   summary: 'Apply the next pending migration, or the one named.',
-  help: 'Usage: knex-zd migrate:up [NAME] [--json]',
-  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, json: { type: 'boolean' } },
+  help: `Usage: knex-zd migrate:up [NAME] [--no-wait] [--json]\n${LOCK_FLAGS_HELP}`,
+  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...LOCK_FLAGS, json: { type: 'boolean' } },
   run: (flags, output) => step('up', flags, output),
 };
 
@@ -31,7 +33,7 @@ export const migrateUpCommand: Command = {
 export const migrateDownCommand: Command = {
   name: 'migrate:down',
   summary: 'Revert the last completed migration, or the one named.',
-  help: 'Usage: knex-zd migrate:down [NAME] [--json]',
-  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, json: { type: 'boolean' } },
+  help: `Usage: knex-zd migrate:down [NAME] [--no-wait] [--json]\n\nWithout NAME, reverts the migration applied last (by the order they ran, not their file names).\n${LOCK_FLAGS_HELP}`,
+  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...LOCK_FLAGS, json: { type: 'boolean' } },
   run: (flags, output) => step('down', flags, output),
 };

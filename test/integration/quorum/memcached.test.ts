@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createTestDatabase } from '../../helpers/db.js';
 import { freePort, startMemcached } from '../../helpers/memcached.js';
-import { appliedCounts, createSideEffectTables, describeDeployer, spawnDeployers, uniqueNamespace } from './support/deployers.js';
+import { appliedCounts, createSideEffectTables, describeDeployer, lineOf, spawnDeployers, uniqueNamespace } from './support/deployers.js';
 import { registerQuorumScenarios, TEST_LEASE_MS } from './support/scenarios.js';
 
 // Every scenario gets a memcached of its own: starting one takes milliseconds, and the restart
@@ -27,7 +27,7 @@ test('memcached: a backend that is down fails every deployer clearly before anyt
     const exits = await Promise.all(deployers.map((d) => d.exit));
     t.deepEqual(exits.map((e) => e.code), [1, 1], deployers.map(describeDeployer).join('\n'));
     for (const deployer of deployers) {
-      const message = deployer.lines.find((l) => l.error)!.message!;
+      const message = lineOf(deployer, 'error', (l) => l.error !== undefined).message ?? '';
       t.regex(message, new RegExp(`^Cannot reach the Memcached quorum backend at ${url.replace(/\./g, '\\.')}`));
       t.regex(message, /Nothing was applied\./);
     }
@@ -62,3 +62,4 @@ test('memcached: a Memcached restart in the middle fails the run clearly or comp
     await db.drop();
   }
 });
+

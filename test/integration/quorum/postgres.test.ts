@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createTestDatabase } from '../../helpers/db.js';
 import { freePort } from '../../helpers/memcached.js';
-import { appliedCounts, createSideEffectTables, describeDeployer, spawnDeployers, uniqueNamespace } from './support/deployers.js';
+import { appliedCounts, createSideEffectTables, describeDeployer, lineOf, spawnDeployers, uniqueNamespace } from './support/deployers.js';
 import { registerQuorumScenarios, TEST_LEASE_MS } from './support/scenarios.js';
 
 registerQuorumScenarios(test, {
@@ -46,7 +46,7 @@ test('postgres: a database that is down fails every deployer clearly before anyt
     const exits = await Promise.all(deployers.map((d) => d.exit));
     t.deepEqual(exits.map((e) => e.code), [1, 1], deployers.map(describeDeployer).join('\n'));
     for (const deployer of deployers) {
-      const message = deployer.lines.find((l) => l.error)!.message!;
+      const message = lineOf(deployer, 'error', (l) => l.error !== undefined).message ?? '';
       t.regex(message, /^Cannot use the PostgreSQL quorum backend \(table knex_zd_quorum of the target database\): .*ECONNREFUSED/);
       t.regex(message, /Nothing was applied\./);
     }

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createTestDatabase } from '../../helpers/db.js';
 import { freePort } from '../../helpers/memcached.js';
-import { appliedCounts, createSideEffectTables, describeDeployer, spawnDeployers, uniqueNamespace } from './support/deployers.js';
+import { appliedCounts, createSideEffectTables, describeDeployer, lineOf, spawnDeployers, uniqueNamespace } from './support/deployers.js';
 import { startRedisServer } from './support/redis-server.js';
 import { registerQuorumScenarios, TEST_LEASE_MS } from './support/scenarios.js';
 
@@ -23,7 +23,7 @@ test('redis: a backend that is down fails every deployer clearly before anything
     const exits = await Promise.all(deployers.map((d) => d.exit));
     t.deepEqual(exits.map((e) => e.code), [1, 1], deployers.map(describeDeployer).join('\n'));
     for (const deployer of deployers) {
-      const message = deployer.lines.find((l) => l.error)!.message!;
+      const message = lineOf(deployer, 'error', (l) => l.error !== undefined).message ?? '';
       t.regex(message, new RegExp(`^Cannot reach the Redis quorum backend at redis://127\\.0\\.0\\.1:\\d+`));
       t.regex(message, /Nothing was applied\./);
     }

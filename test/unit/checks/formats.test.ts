@@ -122,7 +122,7 @@ test('--format markdown: SQL in fences that its own backticks cannot close, size
   const m = await report('002_x.js', ['CREATE INDEX orders_c ON orders (c)', "COMMENT ON TABLE orders IS 'has ``` inside'"]);
   const target = facts({ orders: { rows: 1_000_000, totalBytes: 157_000_000, heapBytes: 134_000_000 } });
   const checks = runChecks([m], parseSettings({}), CHECKS, target);
-  const text = planMarkdown({ direction: 'up', stage: 'pre-deploy', migrations: [m], skipped: [], conflicts: [], checks, target, analysis: { mode: 'capture', schema: null, database: null, notice: null } });
+  const text = planMarkdown({ direction: 'up', stage: 'pre-deploy', migrations: [m], skipped: [], conflicts: [], checks, target, analysis: { mode: 'capture', schema: null, database: null, notice: null }, completed: [] });
   t.true(text.startsWith('## knex-zd migration plan\n\n**1 pre-deploy migration to apply.**\n\n_Sizes from the target database (PostgreSQL 15.4); lock times are rough estimates._'));
   t.true(text.includes('1. **CREATE INDEX** · SHARE on `orders` · scans table\n   - orders: \\~1,000,000 rows, 150 MB; blocks writes for \\~2.9 s (index build)\n\n   ```sql\n   CREATE INDEX orders_c ON orders (c)\n   ```'));
   t.true(text.includes("   ````sql\n   COMMENT ON TABLE orders IS 'has ``` inside'\n   ````"));

@@ -48,6 +48,8 @@ export interface Deployer {
   readonly child: ChildProcess;
   readonly lines: WorkerLine[];
   readonly stderr: string[];
+  /** How the process ended, once it has. */
+  readonly ended: () => { code: number | null; signal: NodeJS.Signals | null } | null;
   /** Resolves when the process exits. */
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   /** Resolves with the first line matching `predicate`. */
@@ -88,14 +90,22 @@ export function spawnDeployer(config: Omit<WorkerConfig, 'id'> & { id?: string }
     }
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  // Resolved on 'close', not 'exit': node may report the exit before it has delivered the last
+  // chunk of stdout (the worker's final `error`/`result` line) when this process is busy, and a
+  // test that reads `lines` right after the exit would then miss it. `at` is still the exit time.
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
+    let exited: { code: number | null; signal: NodeJS.Signals | null; at: number } | null = null;
+    child.once('exit', (code, signal) => (exited = { code, signal, at: Date.now() }));
+    child.once('close', (code, signal) => resolve(exited ?? { code, signal, at: Date.now() }));
   });
+  let ended: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  void exit.then(({ code, signal }) => (ended = { code, signal }));
   return {
     id,
     child,
     lines,
     stderr,
+    ended: () => ended,
     exit,
     waitFor(predicate) {
       const found = lines.find(predicate);
@@ -132,7 +142,19 @@ export async function appliedCounts(knex: Knex): Promise<{ sideEffects: number; 
   return { sideEffects: Number(side.count), migrations: Number(migrations.count) };
 }
 
+/**
+ * The first line of a deployer's output that matches `predicate`; throws an error that says what
+ * was missing and shows everything the deployer printed (never an `undefined` further down).
+ */
+export function lineOf(deployer: Deployer, what: string, predicate: (line: WorkerLine) => boolean): WorkerLine {
+  const found = deployer.lines.find(predicate);
+  if (found === undefined) throw new Error(`${deployer.id} printed no ${what} line. Its output:\n${describeDeployer(deployer)}`);
+  return found;
+}
+
 /** A readable dump of a deployer's output, for assertion messages. */
 export function describeDeployer(deployer: Deployer): string {
-  return `${deployer.id}: ${JSON.stringify(deployer.lines)} ${deployer.stderr.join('').slice(0, 2000)}`;
+  const ended = deployer.ended();
+  const how = ended === null ? 'running' : ended.signal ? `killed by ${ended.signal}` : `exit ${ended.code}`;
+  return `${deployer.id} (${how}): ${JSON.stringify(deployer.lines)} ${deployer.stderr.join('').slice(0, 2000)}`;
 }

@@ -6,6 +6,7 @@ import {
   appliedCounts,
   createSideEffectTables,
   describeDeployer,
+  lineOf,
   spawnDeployers,
   uniqueNamespace,
   type Deployer,
@@ -72,9 +73,9 @@ export function registerQuorumScenarios(test: TestFn, target: BackendUnderTest):
         const exits = await Promise.all(deployers.map((d) => d.exit));
         t.deepEqual(exitCodes(exits), Array(size).fill(0), dump(deployers));
         t.deepEqual(await appliedCounts(db.knex), { sideEffects: 1, migrations: 1 });
-        const results = deployers.map((d) => d.lines.find((line) => line.result !== undefined)!);
+        const results = deployers.map((d) => lineOf(d, 'result', (line) => line.result !== undefined));
         t.is(results.filter((r) => r.result === 'applier').length, 1);
-        const applier = results.find((r) => r.result === 'applier')!.applier;
+        const applier = results.find((r) => r.result === 'applier')?.applier;
         t.true(results.every((r) => r.applier === applier), 'every waiter names the applier');
         for (const deployer of deployers) {
           t.truthy(deployer.lines.find((l) => l.event?.type === 'arrived'), 'each deployer reports its arrival');
@@ -93,11 +94,11 @@ export function registerQuorumScenarios(test: TestFn, target: BackendUnderTest):
       const applierExit = exits[codes.indexOf(2)].at;
       t.true(Math.max(...exits.map((e) => e.at)) - applierExit < 5000, 'waiters learn of the failure within seconds');
       for (const deployer of deployers.filter((_, i) => codes[i] === 1)) {
-        const error = deployer.lines.find((l) => l.error)!;
+        const error = lineOf(deployer, 'error', (l) => l.error !== undefined);
         t.is(error.error, 'ZD_QUORUM');
-        t.regex(error.message!, /^The remote applier w-\w+ failed, so the plan was not applied\./);
-        t.regex(error.message!, /Its error: migration 001_quorum_fixture\.js failed on w-\w+/);
-        t.regex(error.message!, /Look at the deploy log of w-\w+/);
+        t.regex(error.message ?? '', /^The remote applier w-\w+ failed, so the plan was not applied\./);
+        t.regex(error.message ?? '', /Its error: migration 001_quorum_fixture\.js failed on w-\w+/);
+        t.regex(error.message ?? '', /Look at the deploy log of w-\w+/);
       }
       t.deepEqual(await appliedCounts(db.knex), { sideEffects: 0, migrations: 0 });
     });
@@ -115,7 +116,7 @@ export function registerQuorumScenarios(test: TestFn, target: BackendUnderTest):
       const bound = TEST_LEASE_MS + (target.leaseSlackMs ?? 0) + 2500;
       for (const exit of exits) t.true(exit.at - killedAt < bound, `waiter exited ${exit.at - killedAt}ms after the kill`);
       for (const waiter of waiters) {
-        t.regex(waiter.lines.find((l) => l.error)!.message!, /stopped renewing its lease \(2000ms\) before it reported an outcome/);
+        t.regex(lineOf(waiter, 'error', (l) => l.error !== undefined).message ?? '', /stopped renewing its lease \(2000ms\) before it reported an outcome/);
       }
       await applier.exit;
       t.deepEqual(await appliedCounts(db.knex), { sideEffects: 0, migrations: 0 }, 'the killed transaction rolled back');
@@ -135,7 +136,7 @@ export function registerQuorumScenarios(test: TestFn, target: BackendUnderTest):
       t.deepEqual(exitCodes(exits), [1, 1], dump(early));
       for (const deployer of early) {
         t.regex(
-          deployer.lines.find((l) => l.error)!.message!,
+          lineOf(deployer, 'error', (l) => l.error !== undefined).message ?? '',
           /^Quorum timeout: only [12] of 3 deployers arrived within 5000ms, so nothing was applied\.\nEvery deployer of this deploy stops; the quorum starts over with a clean count\./,
         );
       }
@@ -144,7 +145,7 @@ export function registerQuorumScenarios(test: TestFn, target: BackendUnderTest):
       const rerun = spawnDeployers(3, { ...base, size: 3, mode: 'ok' });
       t.deepEqual(exitCodes(await Promise.all(rerun.map((d) => d.exit))), [0, 0, 0], dump(rerun));
       t.deepEqual(await appliedCounts(db.knex), { sideEffects: 1, migrations: 1 });
-      const arrivals = rerun.map((d) => d.lines.find((l) => l.event?.type === 'arrived')!.event!);
+      const arrivals = rerun.map((d) => lineOf(d, 'arrived', (l) => l.event?.type === 'arrived').event!);
       t.deepEqual(arrivals.map((e) => e.arrival).sort(), [1, 2, 3], 'the rerun counts from 1 again');
     });
   });
