@@ -43,6 +43,12 @@ export interface ShadowMigratorConfig {
 
 type ClientClass = new (config: Knex.Config) => Knex.Client;
 
+/** How long one migration may run in the shadow: 5 minutes, or `KNEX_ZD_SHADOW_MIGRATION_TIMEOUT` (milliseconds). */
+export function shadowMigrationLimitMs(): number {
+  const given = Number(process.env.KNEX_ZD_SHADOW_MIGRATION_TIMEOUT);
+  return Number.isFinite(given) && given > 0 ? given : 5 * 60_000;
+}
+
 /** A migration source whose list is read once (the files do not change during an analysis). */
 function listedOnce<T>(source: Knex.MigrationSource<T>): Knex.MigrationSource<T> {
   const lists = new Map<string, Promise<T[]>>();
@@ -320,7 +326,7 @@ export class ShadowSession {
       const source = new StagedMigrationSource(this.migrator.migrationSource, new Set(), new Map([[migration.name, prepared]]));
       try {
         const config = { ...this.migratorConfig(source), name: migration.name } as Knex.MigratorConfig;
-        await (direction === 'up' ? this.shadow.migrate.up(config) : this.shadow.migrate.down(config));
+        await this.withinLimit(migration.name, () => (direction === 'up' ? this.shadow.migrate.up(config) : this.shadow.migrate.down(config)));
         if (traced) this.tracer.completePlans(recording);
         return { recording, error: null, transactional };
       } catch (thrown) {
@@ -339,6 +345,39 @@ export class ShadowSession {
         this.tracer.recording = null;
         this.tracer.probing = false;
       }
+    }
+  }
+
+  /**
+   * Runs one migration in the shadow, cancelling its statements when it takes longer than
+   * {@link shadowMigrationLimitMs}: the shadow holds the schema, not the rows, and a migration
+   * that waits for data (a loop until a row appears) would wait forever there.
+   */
+  private async withinLimit<T>(name: string, run: () => Promise<T>): Promise<T> {
+    const limit = shadowMigrationLimitMs();
+    let timer: NodeJS.Timeout | undefined;
+    let expired = false;
+    const running = run();
+    const watchdog = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        // Cancels this analysis's own statements in its own shadow database, nothing else.
+        void this.withConnection((client) =>
+          client.query('SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND pid <> pg_catalog.pg_backend_pid()'),
+        ).catch(() => undefined);
+        reject(
+          new Error(
+            `${name} did not finish within ${Math.round(limit / 1000)} s in the shadow database, which holds the target's schema but not its rows: a migration that waits for data cannot be analysed there.`,
+          ),
+        );
+      }, limit);
+    });
+    try {
+      return await Promise.race([running, watchdog]);
+    } finally {
+      clearTimeout(timer);
+      // The cancelled run ends (and rolls back) before the next migration starts.
+      if (expired) await running.catch(() => undefined);
     }
   }
 

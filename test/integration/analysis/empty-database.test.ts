@@ -70,6 +70,7 @@ test(`${mode} mode: a whole release pending on an empty database plans and appli
   t.deepEqual(relations.rows.map((r: { relname: string; relkind: string }) => [r.relname, r.relkind]), [
     ['knex_migrations', 'r'],
     ['knex_migrations_lock', 'r'],
+    ['knex_zd_lock', 'r'],
     ['purchases', 'r'],
     ['users', 'r'],
   ]);

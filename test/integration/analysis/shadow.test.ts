@@ -254,3 +254,19 @@ exports.down = async () => {};`,
   t.deepEqual(index.locks, [{ relation: 'users', mode: 'SHARE' }]);
   t.true(index.trace?.ran);
 });
+
+test('shadow: a migration that waits for data the shadow does not have is stopped after the time limit and reported, and the shadow is dropped', async (t) => {
+  const { db, project } = await setup(t, {
+    'migrations/001_gate.js': `exports.config = { stage: 'pre-deploy' };
+exports.up = (knex) => knex.raw('DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP; END $$');
+exports.down = async () => {};`,
+  });
+  await query(db.url, 'CREATE TABLE gate (open boolean); INSERT INTO gate VALUES (true)');
+  const started = Date.now();
+  const plan = await project.run(['migrate:plan', '--json'], { KNEX_ZD_SHADOW_MIGRATION_TIMEOUT: '2000' });
+  t.true(Date.now() - started < 60_000);
+  t.is(plan.code, 1);
+  const parsed = JSON.parse(plan.stdout) as PlanJson;
+  t.regex(parsed.migrations[0].error ?? '', /001_gate\.js did not finish within 2 s in the shadow database, which holds the target's schema but not its rows: a migration that waits for data cannot be analysed there\./);
+  t.deepEqual(await existing(parsed.analysis.database), []);
+});

@@ -11,7 +11,8 @@ import { startCli, waitUntil } from './support/cli-process.js';
 test('migrate:unlock refuses a live holder, releases it with --force, and releases a killed run’s lock and knex’s lock row', async (t) => {
   const db = await createTestDatabase('zd_unlock');
   const project = await createProject({
-    'knexfile.js': knexfileSource(db.url),
+    // Capture mode: the migration waits for a row of the target's gate table, which a shadow would never get.
+    'knexfile.js': knexfileSource(db.url, '{ shadow: false }'),
     // Outside a transaction, so that knex's lock row is committed while it runs.
     'migrations/001_gate.js': `
 exports.config = { stage: 'pre-deploy', transaction: false };
