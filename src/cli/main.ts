@@ -8,6 +8,7 @@ import { migratePlanCommand } from './commands/migrate-plan.js';
 import { migrateRollbackCommand } from './commands/migrate-rollback.js';
 import { migrateStatusCommand } from './commands/migrate-status.js';
 import { migrateDownCommand, migrateUpCommand } from './commands/migrate-step.js';
+import { verifyCommand } from './commands/verify.js';
 import { parseFlags } from './flags.js';
 import { palette, processOutput, type Output } from './output.js';
 import { passToKnex } from './passthrough.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   migratePlanCommand,
   checkCommand,
   migrateMakeCommand,
+  verifyCommand,
 ];
 
 function findCommand(name: string): Command | undefined {
