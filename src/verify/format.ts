@@ -48,7 +48,7 @@ export function verifyText(result: VerifyResult, c: Colors): string[] {
   lines.push(
     `Checked ${plural(oldCount, 'old query', 'old queries')} and ${plural(newCount, 'new query', 'new queries')} in a shadow database ` +
       `(schema from ${result.shadow.schema === 'pg_dump' ? 'pg_dump' : 'a replay of the completed migrations'}) at the current schema` +
-      (migrations > 0 ? ` and after each of ${plural(migrations, 'pending migration')}, in deploy order:` : ' (no pending migrations).'),
+      (migrations > 1 ? ` and after each of ${plural(migrations, 'pending migration')}, in deploy order:` : migrations === 1 ? ' and after the pending migration:' : ' (no pending migrations).'),
   );
   for (const step of result.steps.slice(1)) lines.push(c.dim(`  ${step.phase.padEnd(11)} ${step.after}`));
   if (result.shadow.notice) lines.push(c.dim(`  (the shadow database replays the completed migrations because ${result.shadow.notice}; what no migration created is not in it)`));

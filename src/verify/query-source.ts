@@ -28,6 +28,9 @@ export interface QuerySet {
   readonly notes: readonly string[];
 }
 
+/** First words of the statements PREPARE can take. */
+const QUERY_WORDS = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'WITH', 'VALUES', 'TABLE']);
+
 /** The word that names the target's `pg_stat_statements` as a SOURCE. */
 export const PG_STAT_STATEMENTS = 'pg_stat_statements';
 
@@ -89,16 +92,23 @@ export async function sqlFileStatements(text: string, name: string): Promise<Loa
       position = details?.cursorPosition ?? 0;
       message = details?.message ?? (error as Error).message;
     }
-    throw new ConfigError(`${name}:${lineAt(bytes, position)}: ${message.split('\n')[0]}. The file cannot be split into statements; nothing was checked.`);
+    const said = message.replace(/\s+/g, ' ');
+    throw new ConfigError(
+      `${name}:${lineAt(bytes, position)}: ${said.length > 120 ? `${said.slice(0, 119)}…` : said}. The file cannot be split into statements; nothing was checked.`,
+    );
   }
   const out: LoadedStatement[] = [];
   let start = 0;
   const take = (end: number) => {
     const piece = bytes.subarray(start, end).toString('utf8');
-    if (piece.trim() !== '') {
-      const lead = piece.length - piece.trimStart().length;
-      const line = lineAt(bytes, start + Buffer.byteLength(piece.slice(0, lead)));
-      out.push(...statementsOf(piece, `${name}:${line}`));
+    if (piece.trim() === '') return;
+    // The line of each statement itself (the parser leaves out the comments before it).
+    let cursor = 0;
+    for (const statement of statementsOf(piece, name)) {
+      const at = piece.indexOf(statement.sql, cursor);
+      const offset = at >= 0 ? at : piece.length - piece.trimStart().length;
+      if (at >= 0) cursor = at + statement.sql.length;
+      out.push({ ...statement, origin: `${name}:${lineAt(bytes, start + Buffer.byteLength(piece.slice(0, offset)))}` });
     }
   };
   for (const token of tokens) {
@@ -199,8 +209,9 @@ export async function readPgStatStatements(knex: Knex): Promise<QuerySet> {
     }
     const calls = Number(row.calls);
     for (const statement of statementsOf(text, `${PG_STAT_STATEMENTS} (${calls.toLocaleString('en-US')} call${calls === 1 ? '' : 's'})`)) {
-      // pg_stat_statements also counts BEGIN, SET, DDL…: those are not the application's queries to check.
-      if (statement.status === 'not-checked') utility++;
+      // pg_stat_statements also counts BEGIN, SET, DDL…: those are not the application's queries to
+      // check. Its normalization can leave them unparsable (`SAVEPOINT $1`): judged by their first word.
+      if (statement.status === 'not-checked' || (statement.status === 'syntax-error' && !QUERY_WORDS.has(statement.command))) utility++;
       else statements.push(statement);
     }
   }

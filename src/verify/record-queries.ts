@@ -99,13 +99,15 @@ export function recordQueries(knex: Knex, file: string, options: RecordQueriesOp
   let failure: Error | null = null;
   let truncated = false;
 
-  const write = (line: string) => {
-    if (fd === null) return;
+  const write = (line: string): boolean => {
+    if (fd === null) return false;
     try {
       writeSync(fd, `${line}\n`);
+      return true;
     } catch (error) {
       failure = error as Error;
       stop();
+      return false;
     }
   };
 
@@ -122,9 +124,8 @@ export function recordQueries(knex: Knex, file: string, options: RecordQueriesOp
       return;
     }
     seen.add(sql);
-    recorded++;
     const bindings = withBindings && Array.isArray(query.bindings) ? query.bindings.map((b) => sampleBinding(b)) : undefined;
-    write(JSON.stringify(bindings && bindings.length > 0 ? { sql, bindings } : { sql }));
+    if (write(JSON.stringify(bindings && bindings.length > 0 ? { sql, bindings } : { sql }))) recorded++;
   };
 
   const listener = (query: { sql?: unknown; bindings?: unknown }) => {
