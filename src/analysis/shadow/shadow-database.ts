@@ -70,7 +70,15 @@ export function driverOf(knex: Knex): PgClientClass | null {
 
 export function settingsOf(knex: Knex): ConnectionSettings | null {
   const settings = knex.client.connectionSettings as unknown;
-  return typeof settings === 'object' && settings !== null ? (settings as ConnectionSettings) : null;
+  if (typeof settings !== 'object' || settings === null) return null;
+  // knex keeps the password as a hidden (non-enumerable) property, which every copy of the
+  // settings loses: `{ ...settings }` here, and knex's own Migrator, whose clone of the knex
+  // instance (withUserParams) has settings without it. The config's connection still has it.
+  const copy: ConnectionSettings = { ...(settings as ConnectionSettings) };
+  const connection = (knex.client.config as { connection?: unknown }).connection;
+  const password = (settings as { password?: unknown }).password ?? (typeof connection === 'object' && connection !== null ? (connection as { password?: unknown }).password : undefined);
+  if (password !== undefined) copy.password = password;
+  return copy;
 }
 
 /** Runs `fn` with a client of its own on `settings`, closed afterwards. */
@@ -78,7 +86,14 @@ export async function withClient<T>(Client: PgClientClass, settings: ConnectionS
   // No application_name: through pgbouncer's transaction pooling it would stay on a server
   // connection that other clients then use.
   const client = new Client({ ...settings });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    // A connection refused during authentication stays open until the server's
+    // authentication_timeout (a minute) unless it is ended: the process could not exit before.
+    await client.end().catch(() => undefined);
+    throw error;
+  }
   try {
     return await fn(client);
   } finally {
