@@ -70,6 +70,53 @@ function searchPathSql(knex: Knex): string | null {
  * prepare anything without one); the target is only read.
  */
 export async function verifyQueries(knex: Knex, migrator: StagedMigrator, options: VerifyOptions): Promise<VerifyResult> {
+  const sides: Array<{ side: QuerySide; statements: readonly LoadedStatement[] }> = [
+    { side: 'old', statements: options.old?.statements ?? [] },
+    { side: 'new', statements: options.new?.statements ?? [] },
+  ];
+  const checkable = sides.flatMap(({ statements }) => statements.filter((s) => s.status === 'checkable'));
+  const pending = await migrator.pendingInputs();
+  // Without a plan, the stages come from the shadow run itself: in file order, which is the
+  // deploy order unless a pre-deploy migration follows a post-deploy one; then the plan tells
+  // the order and the shadow run starts again.
+  let plan = options.plan ?? null;
+  let run = await runDeploy(knex, migrator, checkable, plan ? deployOrder(pending, plan) : { fileOrder: pending });
+  if (run === 'out-of-order') {
+    plan = await migrator.planLatest({ preDeploy: true });
+    run = await runDeploy(knex, migrator, checkable, deployOrder(pending, plan));
+    if (run === 'out-of-order') throw new Error('verify: the deploy order changed between two reads of the migrations.');
+  }
+  const { steps, outcomes, migrationFailure, prepared } = run;
+  const queries = sides.flatMap(({ side, statements }) =>
+    statements.map((statement) => judgeStatement(statement, side, steps, outcomes.get(statement) ?? steps.map(() => null))),
+  );
+  const counts = { ok: 0, breaks: 0, 'breaks-after-roll-out': 0, 'fails-now': 0, 'syntax-error': 0, 'not-checked': 0 };
+  for (const query of queries) counts[query.verdict]++;
+  const notes = [...(options.old?.notes ?? []), ...(options.new?.notes ?? [])];
+  if (plan && plan.conflicts.length > 0) {
+    notes.push(`The pre-deploy migrations are out of order with the post-deploy ones (${plan.conflicts.map((c) => c.migration).join(', ')}): migrate:latest --pre-deploy refuses to run them; verify ran them in the order it would.`);
+  }
+  return { ok: counts.breaks === 0 && migrationFailure === null, shadow: prepared, steps, migrationFailure, queries, notes, counts };
+}
+
+/** The migrations to run: by deploy step, or in file order with each one's stage read from its run. */
+type RunOrder = Record<Exclude<DeployPhase, 'current'>, MigrationInput[]> | { readonly fileOrder: readonly MigrationInput[] };
+
+interface DeployRun {
+  readonly prepared: { schema: 'pg_dump' | 'replay'; notice: string | null };
+  readonly steps: VerifyStep[];
+  readonly outcomes: Map<LoadedStatement, Array<StepOutcome | null>>;
+  readonly migrationFailure: MigrationFailure | null;
+}
+
+class OutOfOrder extends Error {}
+
+/**
+ * In a new shadow database: the current schema, then each migration of `order`, the statements
+ * checked at each. `'out-of-order'` when, run in file order, a pre-deploy migration follows a
+ * post-deploy one (the deploy would run them in another order).
+ */
+async function runDeploy(knex: Knex, migrator: StagedMigrator, checkable: readonly LoadedStatement[], order: RunOrder): Promise<DeployRun | 'out-of-order'> {
   const session = await ShadowSession.open(knex, migrator.settings, migrator.shadowConfig);
   if (!(session instanceof ShadowSession)) {
     throw new ConfigError(
@@ -78,26 +125,17 @@ export async function verifyQueries(knex: Knex, migrator: StagedMigrator, option
         "zeroDowntime.shadow to the URL of an empty scratch database (e.g. shadow: 'postgres://deploy@db/app_shadow'). Nothing was changed.",
     );
   }
-  const sides: Array<{ side: QuerySide; statements: readonly LoadedStatement[] }> = [
-    { side: 'old', statements: options.old?.statements ?? [] },
-    { side: 'new', statements: options.new?.statements ?? [] },
-  ];
-  const checkable = sides.flatMap(({ side, statements }) => statements.filter((s) => s.status === 'checkable').map((statement) => ({ side, statement })));
   try {
-    const pending = await migrator.pendingInputs();
-    const plan = options.plan ?? (pending.length > 0 ? await migrator.planLatest({ preDeploy: true }) : null);
-    const order = deployOrder(pending, plan);
-    let prepared: { schema: 'pg_dump' | 'replay'; notice: string | null };
+    let prepared: DeployRun['prepared'];
     try {
       prepared = await session.prepare(await migrator.completedNames(), 'target');
     } catch (error) {
       throw new ConfigError(`verify could not bring the shadow database ${session.name} to the target's schema: ${(error as Error).message} Nothing was changed.`, { cause: error });
     }
-
     const steps: VerifyStep[] = [];
-    const outcomes = new Map<LoadedStatement, Array<StepOutcome | null>>(checkable.map(({ statement }) => [statement, []]));
+    const outcomes = new Map<LoadedStatement, Array<StepOutcome | null>>(checkable.map((statement) => [statement, []]));
     let migrationFailure: MigrationFailure | null = null;
-    await session.withConnection(async (client) => {
+    const outOfOrder = await session.withConnection(async (client) => {
       // A connection of verify's own, to a database that is dropped (or emptied) after: the
       // search path the application's connections use is set for the session.
       const searchPath = searchPathSql(knex);
@@ -105,54 +143,50 @@ export async function verifyQueries(knex: Knex, migrator: StagedMigrator, option
       const checker = new StepChecker(client, await serverVersion(client));
       const checkStep = async (step: VerifyStep) => {
         steps.push(step);
-        for (const { statement } of checkable) outcomes.get(statement)!.push(await checker.check(statement));
+        for (const statement of checkable) outcomes.get(statement)!.push(await checker.check(statement));
         await checker.endStep();
       };
       await checkStep({ after: null, phase: 'current' });
-      for (const phase of ['pre-deploy', 'post-deploy'] as const) {
+      const runs: Array<{ migrations: readonly MigrationInput[]; phase: Exclude<DeployPhase, 'current'> | null }> =
+        'fileOrder' in order
+          ? [{ migrations: order.fileOrder, phase: null }]
+          : [
+              { migrations: order['pre-deploy'], phase: 'pre-deploy' },
+              { migrations: order['post-deploy'], phase: 'post-deploy' },
+            ];
+      let postSeen = false;
+      for (const { migrations, phase } of runs) {
         const afterEach = async (report: MigrationReport) => {
+          // Ambiguous migrations run with the pre-deploy ones, as migrate:latest --pre-deploy runs them.
+          const step = phase ?? (report.stage === 'post-deploy' ? 'post-deploy' : 'pre-deploy');
+          if (phase === null && step === 'pre-deploy' && postSeen) throw new OutOfOrder();
+          postSeen ||= step === 'post-deploy';
           if (report.error) {
-            migrationFailure = { migration: report.name, phase, message: report.error.message };
+            migrationFailure = { migration: report.name, phase: step, message: report.error.message };
             throw new StopAfterFailure();
           }
-          await checkStep({ after: report.name, phase });
+          await checkStep({ after: report.name, phase: step });
         };
         try {
-          await session.analyse(order[phase], 'up', { afterEach });
+          await session.analyse(migrations, 'up', { afterEach });
         } catch (error) {
+          if (error instanceof OutOfOrder) return true;
           if (error instanceof StopAfterFailure) break;
           throw error;
         }
       }
+      return false;
     });
+    if (outOfOrder) return 'out-of-order';
     for (const results of outcomes.values()) while (results.length < steps.length) results.push(null);
-
-    const queries = sides.flatMap(({ side, statements }) =>
-      statements.map((statement) => judgeStatement(statement, side, steps, outcomes.get(statement) ?? steps.map(() => null))),
-    );
-    const counts = { ok: 0, breaks: 0, 'breaks-after-roll-out': 0, 'fails-now': 0, 'syntax-error': 0, 'not-checked': 0 };
-    for (const query of queries) counts[query.verdict]++;
-    const notes = [...(options.old?.notes ?? []), ...(options.new?.notes ?? [])];
-    if (plan && plan.conflicts.length > 0) {
-      notes.push(`The pre-deploy migrations are out of order with the post-deploy ones (${plan.conflicts.map((c) => c.migration).join(', ')}): migrate:latest --pre-deploy refuses to run them; verify ran them in the order it would.`);
-    }
-    return {
-      ok: counts.breaks === 0 && migrationFailure === null,
-      shadow: prepared,
-      steps,
-      migrationFailure,
-      queries,
-      notes,
-      counts,
-    };
+    return { prepared, steps, outcomes, migrationFailure };
   } finally {
     await session.close();
   }
 }
 
 /** The pending migrations in deploy order: the pre-deploy step's (the plan's), then the rest in file order. */
-function deployOrder(pending: readonly MigrationInput[], plan: MigrationPlan | null): Record<Exclude<DeployPhase, 'current'>, MigrationInput[]> {
-  if (!plan) return { 'pre-deploy': [], 'post-deploy': [] };
+function deployOrder(pending: readonly MigrationInput[], plan: MigrationPlan): Record<Exclude<DeployPhase, 'current'>, MigrationInput[]> {
   const byName = new Map(pending.map((m) => [m.name, m]));
   const pre = plan.migrations.map((m) => byName.get(m.name)).filter((m): m is MigrationInput => m !== undefined);
   const preNames = new Set(pre.map((m) => m.name));
