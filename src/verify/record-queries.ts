@@ -1,7 +1,7 @@
 /**
  * `recordQueries(knex, file)`: records every distinct query an application sends through its knex
  * instance (its test suite, a staging run) to a `.jsonl` file that `knex-zd verify` reads. Cheap
- * enough to leave on in a test suite: one Map lookup per query, and one line written per new
+ * enough to leave on in a test suite: one Set lookup per query, and one line written per new
  * distinct query, bounded.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
