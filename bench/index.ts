@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SECTIONS = ['operations', 'lock-wait', 'planning', 'quorum', 'hot-upgrade', 'analysis'] as const;
+const SECTIONS = ['operations', 'lock-wait', 'planning', 'quorum', 'hot-upgrade', 'analysis', 'verify'] as const;
 type SectionName = (typeof SECTIONS)[number];
 
 /** A section's outcome in the report. */
@@ -70,6 +70,11 @@ const RUNNERS: Record<SectionName, { file: string; exportName: string; run: (fn:
     file: 'analysis.ts',
     exportName: 'benchAnalysis',
     run: (fn) => ({ quick }) => fn({ statements: quick ? 2_000 : 10_000 }),
+  },
+  verify: {
+    file: 'verify.ts',
+    exportName: 'benchVerify',
+    run: (fn) => ({ serverUrl, quick, log }) => fn({ serverUrl, queries: 1_000, log, ...(quick ? { perRound: 500, rounds: 3 } : {}) }),
   },
 };
 
@@ -161,6 +166,9 @@ export function ratioRows(sections: BenchReport['sections']): string[][] {
       `knex-zd ÷ knex = ${num(r.shadowRatio)}×`,
     ]);
   }
+  for (const r of rowsOf('verify')) {
+    out.push(['verify', String(r.name), `${num(r.knexZd)} ${String(r.unit)}`, `${num(r.plain)} ${String(r.unit)}`, `knex-zd ÷ plain = ${num(r.ratio)}×`]);
+  }
   for (const r of rowsOf('hot-upgrade')) {
     out.push(['hot upgrade', String(r.name).replace(/^hot-upgrade: /, ''), `${num(r.withFeatureUs)} µs`, `${num(r.baselineUs)} µs`, `knex-zd ÷ plain = ${num(r.ratio)}×`]);
   }
@@ -213,6 +221,9 @@ export function formatReport(report: BenchReport): string {
   );
   section('hot-upgrade', 'Hot-upgrade overhead (median per operation)', (rows) =>
     table(['measurement', 'plain µs', 'withHotUpgrade µs', 'ratio'], rows.map((r) => [String(r.name), r.baselineUs, r.withFeatureUs, `${num(r.ratio)}×`])),
+  );
+  section('verify', 'verify: recordQueries overhead and the time to verify 1,000 recorded queries across a 3-migration release', (rows) =>
+    table(['measurement', 'plain knex', 'knex-zd', 'ratio'], rows.map((r) => [String(r.name), `${num(r.plain)} ${String(r.unit)}`, `${num(r.knexZd)} ${String(r.unit)}`, `${num(r.ratio)}×`])),
   );
   section('analysis', 'Statement classification', (rows) => table(Object.keys(rows[0] ?? {}), rows.map((r) => Object.values(r))));
   return parts.join('\n');

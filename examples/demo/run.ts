@@ -20,6 +20,7 @@ import { shopReleases, type ShopCode } from '../app/src/shop.js';
 import { startEmbedded, useServer, type DemoServer } from './database.js';
 import { playDeploy, totalFailed, weightedPicker, type Phase, type PhaseResult, type SideName } from './player.js';
 import { formatFailures, formatProgress, formatRelease } from './report.js';
+import { formatPrediction, predictRelease } from './verify.js';
 import { BIN, createWorkspace, type Workspace } from './workspace.js';
 
 const PRE_MS = 1_500;
@@ -182,7 +183,7 @@ async function main(): Promise<number> {
   const zdDatabase = `shop_zd_${suffix}`;
   const scratch = new Set<string>();
   let workspace: Workspace | null = null;
-  const outcome = { zdFailed: 0, plainFailed: 0, zdWorkFailed: false };
+  const outcome = { zdFailed: 0, plainFailed: 0, zdWorkFailed: false, predictionsMissed: 0 };
   try {
     workspace = await createWorkspace();
     await server.createDatabase(zdDatabase);
@@ -213,6 +214,8 @@ async function main(): Promise<number> {
       await server.createDatabase(plainDatabase, zdDatabase);
       scratch.add(plainDatabase);
       await workspace.ship(release.number);
+      // Before the deploy: what verify predicts for the old and new code's queries.
+      const prediction = await predictRelease(workspace, zdUrl, server.url(plainDatabase), old, next);
 
       const zd = await play('knex-zd', zdUrl, { old, new: next }, knexZdPhases(workspace, zdUrl), abort.signal);
       if (abort.signal.aborted) break;
@@ -228,6 +231,9 @@ async function main(): Promise<number> {
         }
         for (const line of formatFailures(run.results)) say(`  ${run.mode === 'knex-zd' ? pc.red('knex-zd failures') : pc.yellow('plain knex failures')}: ${line}`);
       }
+      const predicted = formatPrediction(prediction, [zd, plain]);
+      for (const line of predicted.lines) say(line);
+      if (!predicted.matched) outcome.predictionsMissed += 1;
       outcome.zdFailed += totalFailed(zd.results);
       outcome.plainFailed += totalFailed(plain.results);
       if (zd.results.some((p) => p.workError)) outcome.zdWorkFailed = true;
@@ -245,7 +251,9 @@ async function main(): Promise<number> {
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   say();
   const zdLine = `knex-zd: ${outcome.zdFailed.toLocaleString('en-US')} failed requests`;
-  const plainLine = `plain knex: ${outcome.plainFailed.toLocaleString('en-US')} failed requests`;
+  const plainLine =
+    `plain knex: ${outcome.plainFailed.toLocaleString('en-US')} failed requests` +
+    (outcome.predictionsMissed === 0 ? ', as knex-zd verify predicted' : pc.red(` (verify's prediction missed in ${outcome.predictionsMissed} release${outcome.predictionsMissed === 1 ? '' : 's'})`));
   if (outcome.zdFailed === 0 && !outcome.zdWorkFailed) {
     say(pc.bold(`${pc.green(zdLine)} · ${outcome.plainFailed > 0 ? pc.yellow(plainLine) : plainLine} · ${seconds} s`));
     return 0;

@@ -9,6 +9,7 @@ import { migrateRollbackCommand } from './commands/migrate-rollback.js';
 import { migrateStatusCommand } from './commands/migrate-status.js';
 import { migrateDownCommand, migrateUpCommand } from './commands/migrate-step.js';
 import { migrateUnlockCommand } from './commands/migrate-unlock.js';
+import { verifyCommand } from './commands/verify.js';
 import { parseFlags } from './flags.js';
 import { palette, processOutput, type Output } from './output.js';
 import { passToKnex } from './passthrough.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   checkCommand,
   migrateMakeCommand,
   migrateUnlockCommand,
+  verifyCommand,
 ];
 
 function findCommand(name: string): Command | undefined {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { connectionSettingsOf } from '../connection-settings.js';
 
 /** The part of a node-postgres client that the runner uses on a connection of its own. */
 export interface SideConnection {
@@ -20,9 +21,9 @@ interface PgClientLike extends SideConnection {
  */
 export async function openSideConnection(client: Knex.Client): Promise<SideConnection | null> {
   const driver = client.driver as { Client?: new (settings: unknown) => PgClientLike } | undefined;
-  const settings = client.connectionSettings;
-  if (!driver?.Client || typeof settings !== 'object' || settings === null) return null;
-  const pg = new driver.Client({ ...settings });
+  const settings = connectionSettingsOf(client);
+  if (!driver?.Client || settings === null) return null;
+  const pg = new driver.Client(settings);
   pg.on('error', () => undefined);
   try {
     await pg.connect();

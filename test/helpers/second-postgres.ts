@@ -91,8 +91,11 @@ async function binaries(): Promise<{ initdb: string; postgres: string }> {
   return { initdb, postgres };
 }
 
-/** Initialises and starts a PostgreSQL 17 server on a free port; `stop()` shuts it down and removes its files. */
-export async function startSecondPostgres(): Promise<SecondPostgres> {
+/**
+ * Initialises and starts a PostgreSQL 17 server on a free port; `stop()` shuts it down and removes its files.
+ * `settings` are extra server settings (`-c name=value`), e.g. `shared_preload_libraries`.
+ */
+export async function startSecondPostgres(settings: Readonly<Record<string, string>> = {}): Promise<SecondPostgres> {
   const { initdb, postgres } = await binaries();
   const user = serviceUser();
   const dir = await serviceTempDir('zd-pg17-');
@@ -118,7 +121,7 @@ export async function startSecondPostgres(): Promise<SecondPostgres> {
     const port = await freePort();
     const child = spawn(
       postgres,
-      ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=50'],
+      ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=50', ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])],
       { ...user, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';

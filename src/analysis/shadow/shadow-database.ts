@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ShadowSetting } from '../../config.js';
 import { ConfigError } from '../../errors.js';
+import { connectionSettingsOf } from '../../connection-settings.js';
 
 /** A connection to a database: what node-postgres' `Client` takes. */
 export type ConnectionSettings = Record<string, unknown>;
@@ -63,14 +64,15 @@ export function withDatabase(settings: ConnectionSettings, database: string): Co
   return { ...settings, database };
 }
 
+/** The node-postgres `Client` class of the target's knex, if it is node-postgres. */
 export function driverOf(knex: Knex): PgClientClass | null {
   const driver = knex.client.driver as { Client?: PgClientClass } | undefined;
   return driver?.Client ?? null;
 }
 
+/** The target's connection settings, password included (see `connectionSettingsOf`). */
 export function settingsOf(knex: Knex): ConnectionSettings | null {
-  const settings = knex.client.connectionSettings as unknown;
-  return typeof settings === 'object' && settings !== null ? (settings as ConnectionSettings) : null;
+  return connectionSettingsOf(knex.client);
 }
 
 /** Runs `fn` with a client of its own on `settings`, closed afterwards. */
@@ -78,7 +80,14 @@ export async function withClient<T>(Client: PgClientClass, settings: ConnectionS
   // No application_name: through pgbouncer's transaction pooling it would stay on a server
   // connection that other clients then use.
   const client = new Client({ ...settings });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    // A connection refused during authentication stays open until the server's
+    // authentication_timeout (a minute) unless it is ended: the process could not exit before.
+    await client.end().catch(() => undefined);
+    throw error;
+  }
   try {
     return await fn(client);
   } finally {
