@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import type { Knex } from 'knex';
+import { connectionSettingsOf } from '../connection-settings.js';
 
 /** Runs one statement of the migration lock, with `$1`-style parameters, and returns its rows. */
 export type LockQuery = <Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]) => Promise<Row[]>;
@@ -9,6 +10,8 @@ interface DriverClient {
   acquireConnection(): Promise<unknown>;
   releaseConnection(connection: unknown): Promise<unknown>;
   acquireRawConnection(): Promise<unknown>;
+  setSchemaSearchPath(connection: unknown): Promise<unknown>;
+  driver?: unknown;
   destroyRawConnection(connection: unknown): Promise<unknown>;
   _query(connection: unknown, obj: { sql: string; bindings: unknown[]; zdInternal: true }): Promise<{ response?: { rows?: unknown[] } }>;
 }
@@ -51,7 +54,7 @@ export class LockConnection {
         // A pooled connection first: it resolves a `connection` given as a function (knex does
         // that when its pool creates a connection), which the raw connection below relies on.
         await this.#client.releaseConnection(await this.#client.acquireConnection());
-        const connection = await this.#client.acquireRawConnection();
+        const connection = await this.#rawConnection();
         const afterCreate = (this.#client.config.pool as { afterCreate?: (c: unknown, done: (e?: unknown) => void) => void } | undefined)?.afterCreate;
         if (afterCreate) await promisify(afterCreate)(connection);
         this.#connection = connection;
@@ -61,6 +64,26 @@ export class LockConnection {
       }
     })();
     return this.#opening;
+  }
+
+  /**
+   * knex's raw connection, but with the password: knex's Migrator works on a clone of the knex
+   * instance whose connection settings lost it (see `connectionSettingsOf`).
+   */
+  async #rawConnection(): Promise<unknown> {
+    const settings = connectionSettingsOf(this.#client as unknown as Knex.Client);
+    const Driver = (this.#client.driver as { Client?: new (settings: unknown) => { connect(): Promise<unknown>; end(): Promise<void> } } | undefined)?.Client;
+    if (!settings || !Driver) return this.#client.acquireRawConnection();
+    const connection = new Driver(settings);
+    try {
+      await connection.connect();
+    } catch (error) {
+      // Refused (during authentication, say): end it, or it keeps the process alive.
+      await connection.end().catch(() => undefined);
+      throw error;
+    }
+    await this.#client.setSchemaSearchPath(connection);
+    return connection;
   }
 
   async #drop(): Promise<void> {
