@@ -154,8 +154,10 @@ class StatementRun {
       } catch (error) {
         // A text with its own BEGIN stops at its failing statement, inside its transaction:
         // rolling it back releases its locks (and the connection goes back to knex usable).
+        // A text with its own transaction control is always rolled back: the driver's status
+        // may still show the state before the error (ROLLBACK outside a transaction only warns).
         const status = (this.connection as PgConnection).getTransactionStatus?.();
-        if (status === 'T' || status === 'E' || (status === undefined && this.statement.kind === 'own-transaction')) {
+        if (status === 'T' || status === 'E' || this.statement.kind === 'own-transaction') {
           await this.send(ROLLBACK).catch(() => undefined);
         }
         throw error;
