@@ -75,6 +75,13 @@ export interface ZeroDowntimeOptions {
    * @default 'auto' (a string like any URL, accepted as the word itself)
    */
   shadow?: false | string | Record<string, unknown>;
+  /**
+   * The baseline of a project that adopts knex-zd: this migration file (its name as knex lists it,
+   * with or without the extension) and every one before it are exempt from the checks. They are
+   * still analysed, run in the shadow database and shown by `migrate:status`.
+   * @default none: every migration is checked
+   */
+  startAfter?: string;
 }
 
 /** Validated, fully defaulted, frozen settings. */
@@ -113,6 +120,8 @@ export interface Settings {
   readonly hotUpgrade: { readonly enabled: boolean; readonly maxStaleness: number };
   /** How pending migrations are analysed (see {@link ZeroDowntimeOptions.shadow}). */
   readonly shadow: ShadowSetting;
+  /** `startAfter`: the last migration exempt from the checks, as written in the knexfile; `null` when none. */
+  readonly startAfter: string | null;
 }
 
 /** The `shadow` option, parsed. */
@@ -281,7 +290,7 @@ function parseTimeouts(raw: unknown): Settings['timeouts'] {
  */
 export function parseSettings(raw: unknown): Settings {
   const root = objectOption(raw, OPTION);
-  rejectUnknownKeys(root, ['stages', 'timeouts', 'quorum', 'checks', 'hotUpgrade', 'shadow'], OPTION);
+  rejectUnknownKeys(root, ['stages', 'timeouts', 'quorum', 'checks', 'hotUpgrade', 'shadow', 'startAfter'], OPTION);
 
   const stagesRaw = objectOption(root.stages, `${OPTION}.stages`);
   rejectUnknownKeys(stagesRaw, ['override', 'fallback'], `${OPTION}.stages`);
@@ -355,7 +364,15 @@ export function parseSettings(raw: unknown): Settings {
     };
   }
 
-  return deepFreeze({ stages: { override, fallback, fallbackIsDefault }, timeouts, quorum, checks, smallTable, hotUpgrade, shadow: shadowOption(root.shadow) });
+  return deepFreeze({ stages: { override, fallback, fallbackIsDefault }, timeouts, quorum, checks, smallTable, hotUpgrade, shadow: shadowOption(root.shadow), startAfter: startAfterOption(root.startAfter) });
+}
+
+function startAfterOption(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ConfigError(`${OPTION}.startAfter must be the name of a migration file (e.g. '20240101120000_add_users.js'); got ${JSON.stringify(value) ?? typeof value}.`);
+  }
+  return value;
 }
 
 function shadowOption(value: unknown): ShadowSetting {

@@ -56,6 +56,8 @@ export interface CheckResult {
   readonly findings: readonly CheckFinding[];
   readonly errors: number;
   readonly warnings: number;
+  /** Migrations exempt from the checks under `zeroDowntime.startAfter` (not checked, no findings). */
+  readonly exempt: readonly string[];
 }
 
 function severityFor(id: string, unsafe: boolean, settings: Settings): Severity | undefined {
@@ -68,13 +70,15 @@ function severityFor(id: string, unsafe: boolean, settings: Settings): Severity 
  * findings, else the check's default. An unsafe-operation finding that a migration opts out
  * of (`config.allowUnsafe: { id: reason }`) is kept as a note (`severity: 'info'`) with the
  * reason; one whose tables are all below `checks.smallTable` rows in the target database
- * (`target`, read once per plan) becomes a note that says so. Only `'off'` drops a finding.
+ * (`target`, read once per plan) becomes a note that says so. Only `'off'` drops a finding, and
+ * `exempt`: the migrations of the baseline (`zeroDowntime.startAfter`), which are not checked.
  */
 export function runChecks(
   migrations: readonly MigrationReport[],
   settings: Settings,
   checks: readonly Check[] = CHECKS,
   target: TargetFacts = NO_TARGET_FACTS,
+  exempt: ReadonlySet<string> = new Set(),
 ): CheckResult {
   const byName = new Map(migrations.map((m) => [m.name, m]));
   const sizes = { settings, target, creators: tableCreators(migrations), order: new Map(migrations.map((m, i) => [m.name, i])) };
@@ -82,6 +86,7 @@ export function runChecks(
   for (const check of checks) {
     for (const finding of check.run({ migrations, settings, target })) {
       const unsafe = check.unsafe && isUnsafeFindingId(finding.code);
+      if (finding.migration !== null && exempt.has(finding.migration)) continue;
       const migration = finding.migration === null ? undefined : byName.get(finding.migration);
       const configured = severityFor(finding.code, unsafe, settings);
       if (configured === 'off') continue;
@@ -99,5 +104,6 @@ export function runChecks(
     findings,
     errors: findings.filter((f) => f.severity === 'error').length,
     warnings: findings.filter((f) => f.severity === 'warning').length,
+    exempt: migrations.filter((m) => exempt.has(m.name)).map((m) => m.name),
   };
 }

@@ -118,6 +118,7 @@ export function formatPlan(plan: MigrationPlan, c: Palette): string {
     for (const f of plan.checks.findings) out.push(formatFinding(f, c), '');
     out.push(findingsSummary(plan.checks.findings, c));
   }
+  if (plan.checks.exempt.length > 0) out.push('', c.dim(exemptLine(plan.checks.exempt)));
   return out.join('\n');
 }
 
@@ -183,7 +184,14 @@ export function planJson(plan: MigrationPlan) {
     findings: plan.checks.findings,
     errors: plan.checks.errors,
     warnings: plan.checks.warnings,
+    exempt: plan.checks.exempt,
   };
+}
+
+/** Says which migrations the checks skipped as the baseline (`zeroDowntime.startAfter`). */
+export function exemptLine(exempt: readonly string[]): string {
+  const n = exempt.length;
+  return `${n} migration${n === 1 ? '' : 's'} up to ${exempt.at(-1)} ${n === 1 ? 'is' : 'are'} the baseline (zeroDowntime.startAfter): not checked.`;
 }
 
 /** The status table: each migration with its state, batch and stage. */
@@ -191,10 +199,12 @@ export function formatStatus(rows: readonly MigrationStatus[], c: Palette): stri
   if (rows.length === 0) return 'No migrations.';
   const body = rows.map((r) => [
     r.name,
-    r.state === 'completed' ? c.green('completed') : c.yellow('pending'),
+    (r.state === 'completed' ? c.green('completed') : c.yellow('pending')) + (r.baseline ? c.dim(' (baseline)') : ''),
     r.batch === null ? '' : String(r.batch),
     stageLabel(r, c),
   ]);
   const pending = rows.filter((r) => r.state === 'pending').length;
-  return `${table(['Migration', 'State', 'Batch', 'Stage'], body)}\n\n${rows.length - pending} completed, ${pending} pending.`;
+  const baseline = rows.filter((r) => r.baseline).length;
+  const exempt = baseline > 0 ? ` ${baseline} in the baseline (zeroDowntime.startAfter), not checked.` : '';
+  return `${table(['Migration', 'State', 'Batch', 'Stage'], body)}\n\n${rows.length - pending} completed, ${pending} pending.${exempt}`;
 }

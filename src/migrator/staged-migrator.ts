@@ -8,6 +8,7 @@ import { CHECKS, runChecks, type CheckResult } from '../checks/index.js';
 import { parseSettings, type Settings } from '../config.js';
 import { CheckFailedError, StageError } from '../errors.js';
 import type { Stage, StageSource } from '../stages.js';
+import { baselineNames } from './baseline.js';
 import { formatMigrationLockEvent } from './lock-events.js';
 import { withMigrationLock, type MigrationLockOptions } from './migration-lock.js';
 import { findStageOrderConflicts, type StageOrderConflict } from './stage-order.js';
@@ -70,6 +71,8 @@ export interface MigrationStatus {
   readonly batch: number | null;
   readonly stage: Stage | null;
   readonly stageSource: StageSource | null;
+  /** True for the baseline: at or before `zeroDowntime.startAfter`, exempt from the checks. */
+  readonly baseline: boolean;
 }
 
 /** The result of knex's `latest`/`rollback`: the batch number and the migrations run. */
@@ -97,8 +100,11 @@ export interface StagedMigrator extends KnexMigrator {
   planLatest(options?: StagedOptions): Promise<MigrationPlan>;
   /** What `rollback` would revert, analysed and checked; touches nothing. */
   planRollback(options?: StagedOptions & { all?: boolean }): Promise<MigrationPlan>;
-  /** Analyses every migration (completed or not) and runs the checks. */
-  check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo; target: TargetFacts }>;
+  /**
+   * Analyses every migration (completed or not) and runs the checks; with `pending`, only the
+   * pending migrations, analysed against the target's current schema.
+   */
+  check(options?: CheckOptions): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo; target: TargetFacts }>;
   /** Every migration with its state and stage. */
   status(): Promise<MigrationStatus[]>;
   /** The pending migrations, loaded, in file order (for tools that run them elsewhere, such as verify). */
@@ -107,6 +113,12 @@ export interface StagedMigrator extends KnexMigrator {
   completedNames(): Promise<string[]>;
   /** What a shadow run needs of this migrator's config. */
   readonly shadowConfig: ShadowMigratorConfig;
+}
+
+/** Options of {@link StagedMigrator.check}. */
+export interface CheckOptions {
+  /** Check only the pending migrations (the completed ones are history). @default false */
+  readonly pending?: boolean;
 }
 
 /** Options of {@link createStagedMigrator}. */
@@ -276,24 +288,29 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       );
     }
 
-    async check(): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo; target: TargetFacts }> {
-      const all = await this.loadAll();
-      // In a shadow, every migration runs from an empty database, in file order.
-      const { reports: migrations, analysis } = await this.reports(all, 'up', 'nothing');
-      const target = await loadTargetFacts(this.knex, lockedRelations(migrations));
-      return { migrations, result: runChecks(migrations, this.settings, CHECKS, target), analysis, target };
+    async check(options: CheckOptions = {}): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo; target: TargetFacts }> {
+      const exempt = await this.baseline();
+      // In a shadow, every migration runs from an empty database, in file order; pending ones alone
+      // run after the target's schema, as they will.
+      const { reports: migrations, analysis } = options.pending
+        ? await this.reports(await this.loadPending(), 'up', 'completed')
+        : await this.reports(await this.loadAll(), 'up', 'nothing');
+      const target = await loadTargetFacts(this.knex, lockedRelations(migrations.filter((m) => !exempt.has(m.name))));
+      return { migrations, result: runChecks(migrations, this.settings, CHECKS, target, exempt), analysis, target };
     }
 
     async status(): Promise<MigrationStatus[]> {
       const rows = await this.completedRows();
       const batches = new Map(rows.map((r) => [r.name, r.batch]));
       const { reports } = await this.reports(await this.loadAll(), 'up', 'nothing');
+      const exempt = await this.baseline();
       return reports.map((m) => ({
         name: m.name,
         state: batches.has(m.name) ? 'completed' : 'pending',
         batch: batches.get(m.name) ?? null,
         stage: m.stage,
         stageSource: m.stageSource,
+        baseline: exempt.has(m.name),
       }));
     }
 
@@ -350,8 +367,9 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       // Skipped migrations are checked too: a mistake in them would only surface at the next step.
       const checked = [...migrations, ...skipped].sort(byName);
       // Sizes and the server's version come from the target, once per plan (read-only).
-      const target = await loadTargetFacts(this.knex, lockedRelations(checked));
-      const checks = runChecks(checked, this.settings, CHECKS, target);
+      const exempt = await this.baseline();
+      const target = await loadTargetFacts(this.knex, lockedRelations(checked.filter((m) => !exempt.has(m.name))));
+      const checks = runChecks(checked, this.settings, CHECKS, target, exempt);
       return { direction, stage, migrations, skipped, conflicts: [], checks, analysis, target, completed: basis };
     }
 
@@ -414,6 +432,14 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
 
     private async allInfos(): Promise<unknown[]> {
       return this.source.getMigrations(this.config.loadExtensions ?? []);
+    }
+
+    /** The migrations exempt from the checks: `startAfter` and every one before it. */
+    private async baseline(): Promise<ReadonlySet<string>> {
+      if (this.settings.startAfter === null) return new Set();
+      const names = (await this.allInfos()).map((info) => this.source.getMigrationName(info));
+      const directory = this.config.directory ?? './migrations';
+      return baselineNames(names, this.settings.startAfter, `the migrations directory (${[directory].flat().join(', ')})`);
     }
 
     private async loadAll(): Promise<Loaded[]> {

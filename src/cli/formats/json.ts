@@ -7,11 +7,12 @@ import { planJson } from '../format.js';
 export function checkJson(migrations: readonly MigrationReport[], result: CheckResult): string {
   return JSON.stringify(
     {
-      migrations: migrations.map((m) => ({ name: m.name, stage: m.stage, stageSource: m.stageSource })),
+      migrations: migrations.map((m) => ({ name: m.name, stage: m.stage, stageSource: m.stageSource, baseline: result.exempt.includes(m.name) })),
       findings: result.findings,
       errors: result.errors,
       warnings: result.warnings,
       notes: result.findings.filter((f) => f.severity === 'info').length,
+      exempt: result.exempt,
     },
     null,
     2,

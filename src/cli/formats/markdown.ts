@@ -6,7 +6,7 @@
 import type { CheckFinding, MigrationReport } from '../../analysis/migration-types.js';
 import { versionText } from '../../checks/server-version.js';
 import type { MigrationPlan } from '../../migrator/staged-migrator.js';
-import { describeLock, statementLocks } from '../format.js';
+import { describeLock, exemptLine, statementLocks } from '../format.js';
 
 /** A fenced block that no backtick run inside `content` can close. */
 function fence(content: string, language: string): string {
@@ -83,5 +83,6 @@ export function planMarkdown(plan: MigrationPlan): string {
   const notes = plan.checks.findings.length - errors - warnings;
   out.push('', `#### Findings: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}, ${notes} note${notes === 1 ? '' : 's'}`);
   if (plan.checks.findings.length > 0) out.push('', ...plan.checks.findings.map(finding));
+  if (plan.checks.exempt.length > 0) out.push('', `_${exemptLine(plan.checks.exempt)}_`);
   return out.join('\n');
 }

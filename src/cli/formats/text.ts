@@ -1,7 +1,7 @@
 import type { MigrationReport } from '../../analysis/migration-types.js';
 import type { CheckResult } from '../../checks/index.js';
 import type { MigrationPlan } from '../../migrator/staged-migrator.js';
-import { findingsSummary, formatFinding, formatPlan } from '../format.js';
+import { exemptLine, findingsSummary, formatFinding, formatPlan } from '../format.js';
 import type { palette } from '../output.js';
 
 type Palette = ReturnType<typeof palette>;
@@ -9,7 +9,9 @@ type Palette = ReturnType<typeof palette>;
 /** `check` for a terminal: each finding with its safe alternative, then a summary line. */
 export function checkText(migrations: readonly MigrationReport[], result: CheckResult, c: Palette): string {
   const lines = result.findings.map((f) => `${formatFinding(f, c)}\n`);
-  lines.push(`Checked ${migrations.length} migration${migrations.length === 1 ? '' : 's'}: ${findingsSummary(result.findings, c)}`);
+  const checked = migrations.length - result.exempt.length;
+  if (result.exempt.length > 0) lines.push(c.dim(exemptLine(result.exempt)));
+  lines.push(`Checked ${checked} migration${checked === 1 ? '' : 's'}: ${findingsSummary(result.findings, c)}`);
   return lines.join('\n');
 }
 
