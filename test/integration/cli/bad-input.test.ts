@@ -55,6 +55,7 @@ test('a malformed zeroDowntime option names the option and the knexfile', async 
     [`{ quorum: { backend: 'zookeeper' } }`, /zeroDowntime\.quorum\.backend must be one of 'postgres', 'redis', 'memcached'/],
     [`{ checks: { 'create-index-blocking': 'fatal' } }`, /zeroDowntime\.checks\["create-index-blocking"\] must be 'error', 'warning' or 'off'/],
     [`{ stagez: {} }`, /zeroDowntime\.stagez is not an option of knex-zero-downtime/],
+    [`{ quorum: { backend: 'redis', url: 'http://cache:6379' } }`, /zeroDowntime\.quorum\.url is not a URL of the redis backend: 'http:' is not redis: or rediss:/],
     [`'yes'`, /zeroDowntime must be an object; got "yes"/],
   ];
   t.teardown(() => db.drop());
