@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { Knex } from 'knex';
 import { parseSettings, type Settings } from '../config.js';
 import { ConfigError, ZeroDowntimeError } from '../errors.js';
@@ -41,6 +42,26 @@ export function settingsOf(knexfile: LoadedKnexfile, overrides: Record<string, u
   }
 }
 
+/**
+ * The knexfile's config with knex's "Acquire connection error" warning left out: a connection
+ * that fails is reported once, in one line, by the command. Other warnings go to the knexfile's
+ * `log.warn`, else to stderr (knex's default writes them to stdout, into `--json` output).
+ */
+export function withQuietConnectionErrors(config: Knex.Config): Knex.Config {
+  const log = config.log ?? {};
+  const warn = log.warn ?? ((message: unknown) => process.stderr.write(`${typeof message === 'string' ? message : inspect(message)}\n`));
+  return {
+    ...config,
+    log: {
+      ...log,
+      warn(message: unknown) {
+        if (typeof message === 'string' && message.startsWith('Acquire connection error')) return;
+        warn(message as string);
+      },
+    },
+  };
+}
+
 /** Loads the knexfile, validates the settings, connects and checks the connection. */
 export async function openProject(flags: KnexfileFlags, overrides: Record<string, unknown> = {}): Promise<Project> {
   const knexfile = await loadKnexfile(flags);
@@ -49,7 +70,7 @@ export async function openProject(flags: KnexfileFlags, overrides: Record<string
   if (!['pg', 'postgres', 'postgresql', 'pgnative'].includes(client) && typeof knexfile.config.client !== 'function') {
     throw new ConfigError(`knex-zero-downtime works with PostgreSQL; the knexfile ${knexfile.path} uses client ${JSON.stringify(client)}.`);
   }
-  const knex = knexfile.knexFactory(knexfile.config);
+  const knex = knexfile.knexFactory(withQuietConnectionErrors(knexfile.config));
   try {
     await knex.raw('select 1');
   } catch (error) {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { createTestDatabase } from '../../helpers/db.js';
+import { PG_SERVER_URL, createTestDatabase } from '../../helpers/db.js';
 import { createProject, knexfileSource, runCli } from '../../helpers/project.js';
 
 const CREATE = `exports.up = (knex) => knex.schema.createTable('t', (t) => { t.increments('id'); });
@@ -128,6 +128,17 @@ test('a knexfile that cannot connect is a one-paragraph error', async (t) => {
   const result = await project.run(['migrate:latest']);
   t.is(result.code, 2);
   t.regex(result.stderr, /Cannot connect to PostgreSQL with the connection of .*knexfile\.js: .*ECONNREFUSED.*Nothing was changed\./s);
+  // Only the message: no pool warning with its stack trace, on either stream.
+  t.is(result.stdout, '');
+  t.is(result.stderr.trim().split('\n').length, 1, result.stderr);
+
+  const url = new URL(PG_SERVER_URL);
+  url.pathname = '/zd_bad_no_such_database';
+  await project.write('knexfile.js', knexfileSource(url.toString()));
+  const missing = await project.run(['migrate:status']);
+  t.is(missing.code, 2);
+  t.is(missing.stdout, '');
+  t.is(missing.stderr.trim(), `Error: Cannot connect to PostgreSQL with the connection of ${project.dir}/knexfile.js: database "zd_bad_no_such_database" does not exist. Nothing was changed. (SQLSTATE 3D000)`);
 });
 
 test('unknown flags are refused; unknown commands go to knex', async (t) => {
