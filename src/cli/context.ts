@@ -56,7 +56,7 @@ export function withQuietConnectionErrors(config: Knex.Config): Knex.Config {
       ...log,
       warn(message: unknown) {
         if (typeof message === 'string' && message.startsWith('Acquire connection error')) return;
-        warn(message as string);
+        warn(message);
       },
     },
   };
