@@ -141,7 +141,7 @@ test('a knexfile that cannot connect is a one-paragraph error', async (t) => {
   t.is(missing.stderr.trim(), `Error: Cannot connect to PostgreSQL with the connection of ${project.dir}/knexfile.js: database "zd_bad_no_such_database" does not exist. Nothing was changed. (SQLSTATE 3D000)`);
 });
 
-test('unknown flags are refused; unknown commands go to knex', async (t) => {
+test("unknown flags and commands are refused; knex's other commands go to knex", async (t) => {
   const db = await createTestDatabase('zd_bad');
   const project = await createProject({ 'knexfile.js': knexfileSource(db.url), 'migrations/001_create.js': CREATE });
   t.teardown(async () => {
@@ -154,6 +154,10 @@ test('unknown flags are refused; unknown commands go to knex', async (t) => {
   const quorum = await project.run(['migrate:latest', '--quorum', 'three']);
   t.is(quorum.code, 2);
   t.regex(quorum.stderr, /--quorum must be the number of deployers that run this deploy, a whole number of at least 1; got "three"/);
+
+  const command = await project.run(['migrate:frobnicate']);
+  t.is(command.code, 2);
+  t.regex(command.stderr, /^Error: Unknown command "migrate:frobnicate"\. knex-zd's commands: migrate:latest, /);
 
   const version = await project.run(['migrate:currentVersion']);
   t.is(version.code, 0, version.stderr);
