@@ -60,6 +60,9 @@ export async function seed(knex: Knex): Promise<void> {
   t.is(version.code, 0, version.stderr);
   t.regex(version.stdout, /Current Version: none/);
   t.notRegex(version.stdout + version.stderr, /Failed to load external module/);
+  const failed = await project.run(['seed:run', '--specific', 'missing.ts']);
+  t.is(failed.code, 1, "knex's own exit code");
+  t.regex(failed.stderr, /missing\.ts/);
 
   // knex's CLI looks for no knexfile.cjs by itself: knex-zd hands it the one it found.
   const cjs = await createProject({ 'knexfile.cjs': `module.exports = { client: 'pg', connection: ${JSON.stringify(db.url)} };\n`, 'src/.keep': '' });
