@@ -161,6 +161,7 @@ export async function loadKnexfile(flags: KnexfileFlags): Promise<LoadedKnexfile
   if (!file) {
     // knex's CLI without a knexfile: the config is made of the flags (PostgreSQL unless --client says otherwise).
     const { config, overrides } = applyKnexFlags({ client: 'pg' }, flags);
+    if (hasTypeScriptMigrations(config)) await registerTypeScript();
     return { path: null, environment: null, config, overrides, knexFactory: await knexFactoryFor(path.join(process.cwd(), 'noop.js'), knexpath) };
   }
   if (TS_EXTENSIONS.has(path.extname(file))) await registerTypeScript();

@@ -109,6 +109,10 @@ export async function main(argv: readonly string[], output: Output = processOutp
     return EXIT.ok;
   }
   const { name, rest } = splitCommand(argv);
+  if (name === undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    output.out(usage(c));
+    return EXIT.ok;
+  }
   const command = name === undefined ? undefined : findCommand(name);
   try {
     if (!command) {

@@ -104,11 +104,19 @@ exports.down = (knex) => knex.schema.dropTable('log');
   t.is(Number((await db.knex('log').countDistinct('xid as n'))[0].n), 2, 'no transaction around the migration');
 
   // Without a knexfile, --connection makes the config (client pg), as --client/--connection do in knex.
-  const bare = await createProject({ 'migrations/.keep': '' });
+  const bare = await createProject({
+    'migrations/001_typed.ts': `import type { Knex } from 'knex';
+export async function up(knex: Knex): Promise<void> { await knex.schema.createTable('typed', (t) => { t.increments('id'); }); }
+export async function down(knex: Knex): Promise<void> { await knex.schema.dropTable('typed'); }
+`,
+  });
   t.teardown(() => bare.remove());
   const status = await bare.run(['migrate:status', '--json', '--connection', db.url, '--migrations-directory', path.join(project.dir, 'db/migrations'), '--migrations-table-name', 'app_migrations']);
   t.is(status.code, 0, status.stderr);
   t.deepEqual(JSON.parse(status.stdout).migrations.map((m: { name: string; state: string }) => [m.name, m.state]), [['001_log.js', 'completed']]);
+  const typed = await bare.run(['migrate:plan', '--json', '--connection', db.url]);
+  t.is(typed.code, 0, typed.stderr);
+  t.deepEqual(JSON.parse(typed.stdout).migrations.map((m: { name: string }) => m.name), ['001_typed.ts']);
   const mysql = await bare.run(['migrate:status', '--client', 'mysql', '--connection', db.url]);
   t.is(mysql.code, 2);
   t.is(mysql.stderr.trim(), 'Error: knex-zero-downtime works with PostgreSQL; --client gives client "mysql".');

@@ -27,6 +27,9 @@ test("knex's flags may come before the command, as with knex's CLI", async (t) =
   t.deepEqual(splitCommand(['--cwd', 'app', '--esm', 'migrate:latest', '--pre-deploy']), { name: 'migrate:latest', rest: ['--cwd', 'app', '--esm', '--pre-deploy'] });
   t.deepEqual(splitCommand(['--knexfile=k.js', 'migrate:status']), { name: 'migrate:status', rest: ['--knexfile=k.js'] });
   t.deepEqual(splitCommand(['-x', 'ts', 'init']), { name: 'init', rest: ['-x', 'ts'] });
+  const usage = capture();
+  t.is(await main(['--cwd', 'app', '--help'], usage), 0);
+  t.regex(usage.stdout.join('\n'), /^knex-zd: knex migrations for zero-downtime deploys/);
   const output = capture();
   t.is(await main(['--env', 'production', 'migrate:latest', '--help'], output), 0);
   t.regex(output.stdout.join('\n'), /^Usage: knex-zd migrate:latest /);
