@@ -1,5 +1,6 @@
 import { parseDuration, type Duration } from './duration.js';
 import { ConfigError } from './errors.js';
+import { QUORUM_URL_EXAMPLES, quorumUrlProblem } from './quorum/quorum-url.js';
 import { isStage, type Stage } from './stages.js';
 
 /** Severity of a check's findings; `'off'` silences the check. */
@@ -327,6 +328,16 @@ export function parseSettings(raw: unknown): Settings {
       `${OPTION}.quorum.url is required for the '${backend as QuorumBackendName}' backend (e.g. ${backend === 'redis' ? "'redis://127.0.0.1:6379'" : "'127.0.0.1:11211'"}).`,
       { details: { option: `${OPTION}.quorum.url` } },
     );
+  }
+  if (backend !== 'postgres' && typeof q.url === 'string') {
+    // Checked whenever the knexfile is read, not only on the deploy that passes --quorum.
+    const why = quorumUrlProblem(backend as Exclude<QuorumBackendName, 'postgres'>, q.url);
+    if (why !== null) {
+      throw new ConfigError(
+        `${OPTION}.quorum.url is not a URL of the ${backend as QuorumBackendName} backend: ${why} (e.g. '${QUORUM_URL_EXAMPLES[backend as 'redis' | 'memcached']}').`,
+        { details: { option: `${OPTION}.quorum.url` } },
+      );
+    }
   }
   const quorum: Settings['quorum'] = {
     backend: backend as QuorumBackendName,

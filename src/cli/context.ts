@@ -1,7 +1,9 @@
+import { inspect } from 'node:util';
 import type { Knex } from 'knex';
 import { parseSettings, type Settings } from '../config.js';
 import { ConfigError, ZeroDowntimeError } from '../errors.js';
 import { createStagedMigrator, type StagedMigrator } from '../migrator/staged-migrator.js';
+import { TIMEOUT_FLAGS } from './flags.js';
 import { loadKnexfile, type KnexfileFlags, type LoadedKnexfile } from './knexfile.js';
 
 /** An opened project: knexfile, settings, a connected knex and the staged migrator. */
@@ -26,39 +28,83 @@ function merge(base: unknown, overrides: Record<string, unknown>): unknown {
   return out;
 }
 
-/** Parses the knexfile's `zeroDowntime` option (with flag overrides), naming the knexfile in errors. */
-export function settingsOf(knexfile: LoadedKnexfile, overrides: Record<string, unknown> = {}): Settings {
+function describeKnexfile(knexfile: LoadedKnexfile): string {
+  if (knexfile.path === null) return 'the --client/--connection flags (no knexfile)';
+  return `${knexfile.path}${knexfile.environment ? `, environment ${knexfile.environment}` : ''}`;
+}
+
+/**
+ * Parses the knexfile's `zeroDowntime` option with the flags' overrides. An error names the
+ * knexfile; or the flags, e.g. `--lock-timeout 2s`, when the knexfile's option is valid without them.
+ */
+export function settingsOf(knexfile: LoadedKnexfile, overrides: Record<string, unknown> = {}, flags: readonly string[] = []): Settings {
   try {
     return parseSettings(merge(knexfile.config.zeroDowntime, overrides));
   } catch (error) {
-    if (error instanceof ZeroDowntimeError) {
-      throw new ConfigError(`${error.message} (in ${knexfile.path}${knexfile.environment ? `, environment ${knexfile.environment}` : ''})`, {
-        cause: error,
-        details: error.details,
-      });
+    if (!(error instanceof ZeroDowntimeError)) throw error;
+    let blameFlags = false;
+    if (flags.length > 0) {
+      try {
+        parseSettings(knexfile.config.zeroDowntime);
+        blameFlags = true;
+      } catch {
+        // the knexfile's own option is wrong: name the knexfile
+      }
     }
-    throw error;
+    const message = blameFlags
+      ? `${flags.join(' ')} contradicts the zeroDowntime option of ${describeKnexfile(knexfile)}: ${error.message}`
+      : `${error.message} (in ${describeKnexfile(knexfile)})`;
+    throw new ConfigError(message, { cause: error, details: error.details });
   }
+}
+
+/** The flags that override `zeroDowntime`, as typed, for messages: `['--lock-timeout 2s']`. */
+function overrideFlags(values: Readonly<Record<string, unknown>>): string[] {
+  return Object.keys(TIMEOUT_FLAGS)
+    .filter((name) => typeof values[name] === 'string')
+    .map((name) => `--${name} ${String(values[name])}`);
+}
+
+/**
+ * The knexfile's config with knex's "Acquire connection error" warning left out: a connection
+ * that fails is reported once, in one line, by the command. Other warnings go to the knexfile's
+ * `log.warn`, else to stderr (knex's default writes them to stdout, into `--json` output).
+ */
+export function withQuietConnectionErrors(config: Knex.Config): Knex.Config {
+  const log = config.log ?? {};
+  const warn = log.warn ?? ((message: unknown) => process.stderr.write(`${typeof message === 'string' ? message : inspect(message)}\n`));
+  return {
+    ...config,
+    log: {
+      ...log,
+      warn(message: unknown) {
+        if (typeof message === 'string' && message.startsWith('Acquire connection error')) return;
+        warn(message);
+      },
+    },
+  };
 }
 
 /** Loads the knexfile, validates the settings, connects and checks the connection. */
 export async function openProject(flags: KnexfileFlags, overrides: Record<string, unknown> = {}): Promise<Project> {
   const knexfile = await loadKnexfile(flags);
-  const settings = settingsOf(knexfile, overrides);
+  const settings = settingsOf(knexfile, overrides, overrideFlags(flags as Readonly<Record<string, unknown>>));
   const client = String(knexfile.config.client ?? '');
   if (!['pg', 'postgres', 'postgresql', 'pgnative'].includes(client) && typeof knexfile.config.client !== 'function') {
-    throw new ConfigError(`knex-zero-downtime works with PostgreSQL; the knexfile ${knexfile.path} uses client ${JSON.stringify(client)}.`);
+    const where = knexfile.overrides.includes('--client') ? '--client gives' : `the knexfile ${knexfile.path} uses`;
+    throw new ConfigError(`knex-zero-downtime works with PostgreSQL; ${where} client ${JSON.stringify(client)}.`);
   }
-  const knex = knexfile.knexFactory(knexfile.config);
+  const knex = knexfile.knexFactory(withQuietConnectionErrors(knexfile.config));
   try {
     await knex.raw('select 1');
   } catch (error) {
     await knex.destroy();
-    throw new ConfigError(
-      `Cannot connect to PostgreSQL with the connection of ${knexfile.path}${knexfile.environment ? ` (environment ${knexfile.environment})` : ''}: ` +
-        `${(error as Error).message}. Nothing was changed.`,
-      { cause: error },
-    );
+    const where = knexfile.overrides.includes('--connection')
+      ? '--connection'
+      : knexfile.path === null
+        ? "node-postgres's defaults (no knexfile and no --connection: PGHOST, PGDATABASE… from the environment)"
+        : `the connection of ${knexfile.path}${knexfile.environment ? ` (environment ${knexfile.environment})` : ''}`;
+    throw new ConfigError(`Cannot connect to PostgreSQL with ${where}: ${(error as Error).message}. Nothing was changed.`, { cause: error });
   }
   const migrator = createStagedMigrator(knex, { settings });
   return { knexfile, settings, knex, migrator, close: () => knex.destroy() };

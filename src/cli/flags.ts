@@ -5,13 +5,49 @@ import { ConfigError } from '../errors.js';
 /** Option definitions in node's `parseArgs` form. */
 export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
 
-/** Flags every project command takes, as knex's CLI does. */
+/** Flags every project command takes: knex's CLI's global flags (node_modules/knex/bin/cli.js). */
 export const PROJECT_FLAGS: FlagSpec = {
   knexfile: { type: 'string' },
   cwd: { type: 'string' },
   env: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  client: { type: 'string' },
+  connection: { type: 'string' },
+  'migrations-directory': { type: 'string' },
+  'migrations-table-name': { type: 'string' },
+  debug: { type: 'boolean' },
+  knexpath: { type: 'string' },
+  // Accepted as knex's CLI accepts them everywhere; they change nothing in knex-zd's commands.
+  esm: { type: 'boolean' },
+  specific: { type: 'string' },
+  'timestamp-filename-prefix': { type: 'boolean' },
 };
+
+/** knex's flags of the commands that apply or revert migrations (migrate:latest, :rollback, :up, :down). */
+export const KNEX_MIGRATE_FLAGS: FlagSpec = {
+  'disable-transactions': { type: 'boolean' },
+  verbose: { type: 'boolean' },
+};
+
+/** The help of {@link PROJECT_FLAGS} and {@link KNEX_MIGRATE_FLAGS}, shown under every command's own. */
+export const KNEX_FLAGS_HELP = `knex's flags, as knex's CLI takes them:
+  --knexfile PATH               the knexfile (default: knexfile.js, .cjs, .mjs, .ts… in the folder or a parent)
+  --cwd DIR                     the folder to run in (a relative --knexfile is relative to it)
+  --env NAME                    the knexfile's environment (default: NODE_ENV, else development); an unknown
+                                one is an error, but a knexfile without environments is used whatever NAME is
+  --client NAME                 overrides the knexfile's client (knex-zd needs pg)
+  --connection URL              overrides the knexfile's connection; --client or --connection without a
+                                knexfile make the whole config (client pg unless --client says otherwise)
+  --migrations-directory DIR    overrides migrations.directory
+  --migrations-table-name NAME  overrides migrations.tableName
+  --debug                       knex's debug option: every query is logged
+  --knexpath PATH               the knex module to load (default: the project's own)
+  --disable-transactions        migrate:latest, :rollback, :up, :down: migrations.disableTransactions (no
+                                transaction around each migration; the checks and the plan know it)
+  --verbose                     migrate:latest, :rollback, :up, :down: accepted, ignored (the migrations
+                                run are always listed)
+  --esm, --specific FILE, --timestamp-filename-prefix
+                                accepted, ignored: ESM loads without --esm; the others are knex's seed flags`;
 
 /** Flags that override `zeroDowntime.timeouts` for one run. */
 export const TIMEOUT_FLAGS: FlagSpec = {

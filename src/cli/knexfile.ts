@@ -5,18 +5,39 @@ import { pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import { ConfigError } from '../errors.js';
 
-/** Where the knexfile is and which environment to use: the same flags as knex's CLI. */
+/**
+ * Where the knexfile is, which environment to use, and what knex's CLI flags override in it:
+ * the same flags as knex's CLI.
+ */
 export interface KnexfileFlags {
   readonly knexfile?: string | undefined;
   readonly cwd?: string | undefined;
   readonly env?: string | undefined;
+  /** `--client NAME`: the knexfile's `client`; with `--connection`, no knexfile is needed. */
+  readonly client?: string | undefined;
+  /** `--connection URL`: the knexfile's `connection`. */
+  readonly connection?: string | undefined;
+  /** `--migrations-directory DIR`: `migrations.directory`. */
+  readonly 'migrations-directory'?: string | undefined;
+  /** `--migrations-table-name NAME`: `migrations.tableName`. */
+  readonly 'migrations-table-name'?: string | undefined;
+  /** `--disable-transactions`: `migrations.disableTransactions`. */
+  readonly 'disable-transactions'?: boolean | undefined;
+  /** `--debug`: knex's `debug` option (every query is logged). */
+  readonly debug?: boolean | undefined;
+  /** `--knexpath PATH`: the knex module to use instead of the project's. */
+  readonly knexpath?: string | undefined;
 }
 
 /** A loaded knexfile: the environment's config and the project's own knex module. */
 export interface LoadedKnexfile {
-  readonly path: string;
+  /** The knexfile; `null` when `--client`/`--connection` stand in for one. */
+  readonly path: string | null;
   readonly environment: string | null;
+  /** The environment's config, with knex's CLI flags applied over it. */
   readonly config: Knex.Config;
+  /** The knex CLI flags that override the knexfile, e.g. `['--connection']`. */
+  readonly overrides: readonly string[];
   /** The `knex` factory of the project (resolved from the knexfile's folder). */
   readonly knexFactory: (config: Knex.Config) => Knex;
 }
@@ -62,9 +83,58 @@ function findUp(start: string): string | null {
 }
 
 /**
- * Finds and loads the knexfile like knex's CLI does, but strictly: a missing knexfile or
- * an unknown `--env` is an error, never a silent fallback. Changes the working directory
- * to the knexfile's folder, as knex does, so relative migration folders resolve the same.
+ * The knexfile that knex-zd would load with these flags, without loading it: `--knexfile`
+ * (relative to `--cwd`), else the first of {@link KNEXFILE_NAMES} in `--cwd` or its parents.
+ */
+export function findKnexfile(flags: Pick<KnexfileFlags, 'knexfile' | 'cwd'>, cwd = process.cwd()): string | null {
+  const base = path.resolve(cwd, flags.cwd ?? '.');
+  if (flags.knexfile) {
+    const file = path.resolve(base, flags.knexfile);
+    return existsSync(file) ? file : null;
+  }
+  return findUp(base);
+}
+
+/** The knexfile's config with knex's CLI flags over it (a copy; knex merges them the same way). */
+export function applyKnexFlags(config: Knex.Config, flags: KnexfileFlags): { config: Knex.Config; overrides: string[] } {
+  const out: Knex.Config = { ...config };
+  const migrations: Knex.MigratorConfig = { ...config.migrations };
+  const overrides: string[] = [];
+  if (flags.client) {
+    out.client = flags.client;
+    overrides.push('--client');
+  }
+  if (flags.connection) {
+    out.connection = flags.connection;
+    overrides.push('--connection');
+  }
+  if (flags['migrations-directory']) {
+    migrations.directory = flags['migrations-directory'];
+    overrides.push('--migrations-directory');
+  }
+  if (flags['migrations-table-name']) {
+    migrations.tableName = flags['migrations-table-name'];
+    overrides.push('--migrations-table-name');
+  }
+  if (flags['disable-transactions']) {
+    migrations.disableTransactions = true;
+    overrides.push('--disable-transactions');
+  }
+  if (flags.debug) {
+    out.debug = true;
+    overrides.push('--debug');
+  }
+  out.migrations = migrations;
+  return { config: out, overrides };
+}
+
+/**
+ * Finds and loads the knexfile like knex's CLI does, but strictly: a missing knexfile or an
+ * unknown `--env` of a knexfile with environments is an error, never a silent fallback (a
+ * knexfile without environments is used whatever `--env` says, as knex does). knex's flags
+ * (`--client`, `--connection`, `--migrations-directory`…) override the knexfile; `--client` or
+ * `--connection` without a knexfile make the config alone. Changes the working directory to the
+ * knexfile's folder, as knex does, so relative migration folders resolve the same.
  */
 export async function loadKnexfile(flags: KnexfileFlags): Promise<LoadedKnexfile> {
   if (flags.cwd) {
@@ -72,6 +142,7 @@ export async function loadKnexfile(flags: KnexfileFlags): Promise<LoadedKnexfile
     if (!existsSync(cwd)) throw new ConfigError(`--cwd ${flags.cwd}: no such directory.`);
     process.chdir(cwd);
   }
+  const knexpath = flags.knexpath ? path.resolve(flags.knexpath) : null;
   let file: string | null;
   if (flags.knexfile) {
     file = path.resolve(flags.knexfile);
@@ -80,12 +151,18 @@ export async function loadKnexfile(flags: KnexfileFlags): Promise<LoadedKnexfile
     }
   } else {
     file = findUp(process.cwd());
-    if (!file) {
+    if (!file && !flags.client && !flags.connection) {
       throw new ConfigError(
         `No knexfile found in ${process.cwd()} or its parents (looked for ${KNEXFILE_NAMES.join(', ')}). ` +
-          'Pass one with --knexfile path/to/knexfile.js, or run from the project folder.',
+          'Pass one with --knexfile path/to/knexfile.js, run from the project folder, or give the database with --client pg --connection URL.',
       );
     }
+  }
+  if (!file) {
+    // knex's CLI without a knexfile: the config is made of the flags (PostgreSQL unless --client says otherwise).
+    const { config, overrides } = applyKnexFlags({ client: 'pg' }, flags);
+    if (hasTypeScriptMigrations(config)) await registerTypeScript();
+    return { path: null, environment: null, config, overrides, knexFactory: await knexFactoryFor(path.join(process.cwd(), 'noop.js'), knexpath) };
   }
   if (TS_EXTENSIONS.has(path.extname(file))) await registerTypeScript();
 
@@ -112,7 +189,10 @@ export async function loadKnexfile(flags: KnexfileFlags): Promise<LoadedKnexfile
   if (isConfigObject(all[requested])) {
     environment = requested;
     config = all[requested] as Knex.Config;
-  } else if (flags.env !== undefined || !('client' in all)) {
+  } else if ('client' in all || 'connection' in all) {
+    // A knexfile without environments: knex's CLI uses it whatever --env or NODE_ENV say.
+    config = all as Knex.Config;
+  } else {
     const environments = Object.keys(all).filter((k) => isConfigObject(all[k]));
     throw new ConfigError(
       `The knexfile ${file} has no ${JSON.stringify(requested)} environment` +
@@ -120,20 +200,30 @@ export async function loadKnexfile(flags: KnexfileFlags): Promise<LoadedKnexfile
         ' Choose one with --env NAME or NODE_ENV.',
       { details: { knexfile: file, environment: requested } },
     );
-  } else {
-    config = all as Knex.Config;
   }
+  const applied = applyKnexFlags(config, flags);
 
   process.chdir(path.dirname(file));
-  const require = createRequire(file);
-  let knexFactory: LoadedKnexfile['knexFactory'];
-  try {
-    knexFactory = require(require.resolve('knex')) as LoadedKnexfile['knexFactory'];
-  } catch {
-    knexFactory = ((await import('knex')) as unknown as { default: LoadedKnexfile['knexFactory'] }).default;
+  const knexFactory = await knexFactoryFor(file, knexpath);
+  if (hasTypeScriptMigrations(applied.config)) await registerTypeScript();
+  return { path: file, environment, config: applied.config, overrides: applied.overrides, knexFactory };
+}
+
+/** The knex module: `--knexpath`, else the project's (resolved from `from`), else knex-zd's own. */
+async function knexFactoryFor(from: string, knexpath: string | null): Promise<LoadedKnexfile['knexFactory']> {
+  const require = createRequire(from);
+  if (knexpath) {
+    try {
+      return require(knexpath) as LoadedKnexfile['knexFactory'];
+    } catch (error) {
+      throw new ConfigError(`--knexpath ${knexpath}: knex cannot be loaded from there (${(error as Error).message.split('\n')[0]}).`, { cause: error });
+    }
   }
-  if (hasTypeScriptMigrations(config)) await registerTypeScript();
-  return { path: file, environment, config, knexFactory };
+  try {
+    return require(require.resolve('knex')) as LoadedKnexfile['knexFactory'];
+  } catch {
+    return ((await import('knex')) as unknown as { default: LoadedKnexfile['knexFactory'] }).default;
+  }
 }
 
 function isConfigObject(value: unknown): boolean {

@@ -1,4 +1,4 @@
-import { parseDuration } from '../duration.js';
+import { DURATION_PATTERN, parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 import { formatMigrationLockEvent } from '../migrator/lock-events.js';
 import type { MigrationLockRunOptions } from '../migrator/staged-migrator.js';
@@ -23,6 +23,9 @@ export function lockRunOptions(values: ParsedFlags['values'], output: Output): M
   const raw = stringFlag(values, 'lock-wait');
   if (noWait && raw !== undefined) {
     throw new ConfigError('--no-wait and --lock-wait contradict each other: --no-wait never waits for the migration lock. Pass one of them.');
+  }
+  if (raw !== undefined && !DURATION_PATTERN.test(raw)) {
+    throw new ConfigError(`--lock-wait must be a duration such as 10min, 90s or 1h (a bare number means seconds); got ${JSON.stringify(raw)}.`);
   }
   const waitTimeoutMs = raw === undefined ? undefined : parseDuration(/^\s*\d+(\.\d+)?\s*$/.test(raw) ? `${raw.trim()}s` : raw, '--lock-wait');
   const c = palette(output.color);

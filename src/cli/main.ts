@@ -9,10 +9,11 @@ import { migrateRollbackCommand } from './commands/migrate-rollback.js';
 import { migrateStatusCommand } from './commands/migrate-status.js';
 import { migrateDownCommand, migrateUpCommand } from './commands/migrate-step.js';
 import { migrateUnlockCommand } from './commands/migrate-unlock.js';
+import { initCommand } from './commands/init.js';
 import { verifyCommand } from './commands/verify.js';
-import { parseFlags } from './flags.js';
+import { KNEX_FLAGS_HELP, PROJECT_FLAGS, parseFlags } from './flags.js';
 import { palette, processOutput, type Output } from './output.js';
-import { passToKnex } from './passthrough.js';
+import { KNEX_CLI_COMMANDS, passToKnex } from './passthrough.js';
 
 /** Every command knex-zd extends; anything else goes to knex's CLI. */
 export const COMMANDS: readonly Command[] = [
@@ -26,7 +27,30 @@ export const COMMANDS: readonly Command[] = [
   migrateMakeCommand,
   migrateUnlockCommand,
   verifyCommand,
+  initCommand,
 ];
+
+/** knex's commands that knex-zd hands to knex's CLI: the ones it does not extend. */
+export const PASSED_TO_KNEX: readonly string[] = KNEX_CLI_COMMANDS.filter((name) => !findCommand(name));
+
+/** Flags that take a value, so that the command can come after them (`knex-zd --cwd app migrate:latest`). */
+const VALUE_FLAGS = new Set([
+  ...Object.entries(PROJECT_FLAGS)
+    .filter(([, option]) => option.type === 'string')
+    .map(([name]) => `--${name}`),
+  '-x',
+]);
+
+/** Splits the command name from its arguments; knex's flags may come before it, as with knex's CLI. */
+export function splitCommand(argv: readonly string[]): { name: string | undefined; rest: string[] } {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') break;
+    if (!arg.startsWith('-')) return { name: arg, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+    if (VALUE_FLAGS.has(arg)) i++;
+  }
+  return { name: undefined, rest: [...argv] };
+}
 
 function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
@@ -53,8 +77,9 @@ function usage(c: ReturnType<typeof palette>): string {
     'Commands:',
     ...COMMANDS.map((cmd) => `  ${cmd.name.padEnd(width)}  ${cmd.summary}`),
     '',
-    'Every other command (seed:run, migrate:currentVersion, init…) is handed to knex\'s CLI unchanged.',
-    'knex-zd <command> --help shows a command\'s flags.',
+    `knex's other commands (${PASSED_TO_KNEX.join(', ')}) are handed to knex's CLI, with the same knexfile;`,
+    'any other command is an error (exit 2).',
+    'knex-zd <command> --help shows a command\'s flags, and knex\'s that every command takes (--client, --connection…).',
   ].join('\n');
 }
 
@@ -74,21 +99,35 @@ function describeError(error: unknown): string {
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
 export async function main(argv: readonly string[], output: Output = processOutput()): Promise<number> {
   const c = palette(output.color);
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  const first = argv[0];
+  if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
     output.out(usage(c));
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return first === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (name === '--version' || name === '-V') {
+  if (first === '--version' || first === '-V') {
     output.out(`knex-zd ${version()}`);
     return EXIT.ok;
   }
-  const command = findCommand(name);
-  if (!command) return passToKnex(argv);
+  const { name, rest } = splitCommand(argv);
+  if (name === undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    output.out(usage(c));
+    return EXIT.ok;
+  }
+  const command = name === undefined ? undefined : findCommand(name);
   try {
+    if (!command) {
+      if (name !== undefined && PASSED_TO_KNEX.includes(name)) return await passToKnex(argv);
+      output.err(
+        `${c.red(c.bold('Error:'))} ${name === undefined ? 'No command given' : `Unknown command ${JSON.stringify(name)}`}. ` +
+          `knex-zd's commands: ${COMMANDS.map((cmd) => cmd.name).join(', ')}; knex's, run by knex's CLI: ${PASSED_TO_KNEX.join(', ')}. ` +
+          'Run knex-zd --help.',
+      );
+      return EXIT.usage;
+    }
     const flags = parseFlags(command.name, rest, command.flags);
     if (flags.values.help) {
-      output.out(command.help);
+      // init takes knex's flags without using them; its help says so.
+      output.out(command === initCommand ? command.help : `${command.help}\n\n${KNEX_FLAGS_HELP}`);
       return EXIT.ok;
     }
     return await command.run(flags, output);

@@ -157,6 +157,15 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
   class Staged extends Base implements StagedMigrator {
     readonly settings = settings;
 
+    constructor(k: Knex) {
+      super(k);
+      // knex's default loadExtensions has no .mjs, although `knex migrate:make -x mjs` writes such
+      // files: they would be skipped without a word. An explicit loadExtensions is the user's choice.
+      if ((k.client.config as Knex.Config).migrations?.loadExtensions === undefined) {
+        this.config = { ...this.config, loadExtensions: withMjs(this.config.loadExtensions) };
+      }
+    }
+
     override async latest(config: Knex.MigratorConfig & StagedOptions = {}): Promise<MigrateResult> {
       const { preDeploy, lock, plan: given, ...knexConfig } = config;
       const options = { preDeploy: preDeploy === true };
@@ -485,6 +494,12 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
   }
 
   return new Staged(knex);
+}
+
+/** knex's default extensions plus `.mjs`. */
+function withMjs(extensions: readonly string[] | undefined): string[] {
+  const list = [...(extensions ?? [])];
+  return list.includes('.mjs') ? list : [...list, '.mjs'];
 }
 
 function byName(a: MigrationReport, b: MigrationReport): number {

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import type { QuorumBackendName } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { MemcachedQuorumBackend, memcachedServers } from './memcached-quorum.js';
+import { MemcachedQuorumBackend } from './memcached-quorum.js';
 import { PostgresQuorumBackend } from './postgres-quorum.js';
+import { QUORUM_URL_EXAMPLES, quorumUrlProblem } from './quorum-url.js';
 import { RedisQuorumBackend } from './redis-quorum.js';
 import type { QuorumBackend } from './types.js';
 
@@ -22,38 +23,17 @@ export interface QuorumBackendContext {
   readonly knex?: Knex;
 }
 
-const MEMCACHED_SERVER = /^(?:[^@\s,]+@)?(?:\[[0-9a-fA-F:]+\]|[^:@\s,/[\]]+)(?::\d{1,5})?$/;
-
 /** Checks a backend's URL; throws a {@link ConfigError} that names the option and shows a valid example. */
 export function validateQuorumUrl(backend: QuorumBackendName, url: string | null | undefined): void {
   if (backend === 'postgres') return;
-  const example = backend === 'redis' ? 'redis://127.0.0.1:6379' : '127.0.0.1:11211';
-  const fail = (why: string): never => {
-    throw new ConfigError(
-      `The ${backend} quorum backend needs a URL (zeroDowntime.quorum.url or --quorum-url): ${why}. For example:\n\n` +
-        `    --quorum-backend ${backend} --quorum-url ${example}`,
-      { details: { option: 'zeroDowntime.quorum.url', backend } },
-    );
-  };
-  if (typeof url !== 'string' || url.trim() === '') return fail('none was given');
-  if (backend === 'redis') {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      return fail(`'${url}' is not a URL`);
-    }
-    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-      return fail(`'${parsed.protocol}' is not redis: or rediss:`);
-    }
-    if (parsed.hostname === '') fail('it has no host');
-    return;
-  }
-  for (const server of memcachedServers(url).split(',')) {
-    if (!MEMCACHED_SERVER.test(server)) fail(`'${server}' is not host:port`);
-    const port = /:(\d+)$/.exec(server)?.[1];
-    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) fail(`port ${port} is out of range`);
-  }
+  const example = QUORUM_URL_EXAMPLES[backend];
+  const why = typeof url !== 'string' || url.trim() === '' ? 'none was given' : quorumUrlProblem(backend, url);
+  if (why === null) return;
+  throw new ConfigError(
+    `The ${backend} quorum backend needs a URL (zeroDowntime.quorum.url or --quorum-url): ${why}. For example:\n\n` +
+      `    --quorum-backend ${backend} --quorum-url ${example}`,
+    { details: { option: 'zeroDowntime.quorum.url', backend } },
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Client } from 'memjs';
 import { QuorumError } from '../errors.js';
 import { loadOptionalPeer } from './load-optional.js';
+import { memcachedServers } from './quorum-url.js';
 import { stateFromFields } from './state-fields.js';
 import type { QuorumArrival, QuorumBackend, QuorumClaim, QuorumOutcome, QuorumState } from './types.js';
 
@@ -19,14 +20,6 @@ const MAX_RELATIVE_TTL_S = 30 * 24 * 3600 - 1;
 
 function seconds(ms: number): number {
   return Math.min(MAX_RELATIVE_TTL_S, Math.max(1, Math.ceil(ms / 1000)));
-}
-
-/** The servers string that memjs expects, from the forms users write. @internal */
-export function memcachedServers(url: string): string {
-  return url
-    .split(',')
-    .map((part) => part.trim().replace(/^memcached:\/\//, '').replace(/\/$/, ''))
-    .join(',');
 }
 
 function redacted(servers: string): string {

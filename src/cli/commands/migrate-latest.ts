@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
-import { PROJECT_FLAGS, QUORUM_FLAGS, TIMEOUT_FLAGS, timeoutOverrides } from '../flags.js';
+import { KNEX_MIGRATE_FLAGS, PROJECT_FLAGS, QUORUM_FLAGS, TIMEOUT_FLAGS, timeoutOverrides } from '../flags.js';
 import { LOCK_FLAGS, LOCK_FLAGS_HELP, lockRunOptions } from '../lock-flags.js';
 import { palette } from '../output.js';
 import { applyWithQuorum } from '../quorum.js';
@@ -31,7 +31,7 @@ export const migrateLatestCommand: Command = {
 ${LOCK_FLAGS_HELP}
   --json                     machine-readable result
 Runs the checks first and refuses to start on an error, before touching the database.`,
-  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...QUORUM_FLAGS, ...LOCK_FLAGS, 'pre-deploy': { type: 'boolean' }, 'verify-queries': { type: 'string' }, json: { type: 'boolean' } },
+  flags: { ...PROJECT_FLAGS, ...KNEX_MIGRATE_FLAGS, ...TIMEOUT_FLAGS, ...QUORUM_FLAGS, ...LOCK_FLAGS, 'pre-deploy': { type: 'boolean' }, 'verify-queries': { type: 'string' }, json: { type: 'boolean' } },
   async run({ values }, output) {
     const lock = lockRunOptions(values, output);
     const verify = await sourceFlag(values, 'verify-queries');

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
-import { PROJECT_FLAGS, TIMEOUT_FLAGS, timeoutOverrides } from '../flags.js';
+import { KNEX_MIGRATE_FLAGS, PROJECT_FLAGS, TIMEOUT_FLAGS, timeoutOverrides } from '../flags.js';
 import { LOCK_FLAGS, LOCK_FLAGS_HELP, lockRunOptions } from '../lock-flags.js';
 import { palette } from '../output.js';
 
@@ -18,7 +18,7 @@ column) is safe while the new code still runs, undoing pre-deploy work is not.
   --all          every batch, not only the last
   --lock-timeout, --statement-timeout, --retries   as for migrate:latest
 ${LOCK_FLAGS_HELP}`,
-  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...LOCK_FLAGS, all: { type: 'boolean' }, 'pre-deploy': { type: 'boolean' }, json: { type: 'boolean' } },
+  flags: { ...PROJECT_FLAGS, ...KNEX_MIGRATE_FLAGS, ...TIMEOUT_FLAGS, ...LOCK_FLAGS, all: { type: 'boolean' }, 'pre-deploy': { type: 'boolean' }, json: { type: 'boolean' } },
   async run({ values }, output) {
     const lock = lockRunOptions(values, output);
     return withProject(values as never, timeoutOverrides(values), async ({ migrator }) => {

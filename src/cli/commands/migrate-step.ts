@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
-import { PROJECT_FLAGS, TIMEOUT_FLAGS, timeoutOverrides, type ParsedFlags } from '../flags.js';
+import { KNEX_MIGRATE_FLAGS, PROJECT_FLAGS, TIMEOUT_FLAGS, timeoutOverrides, type ParsedFlags } from '../flags.js';
 import { LOCK_FLAGS, LOCK_FLAGS_HELP, lockRunOptions } from '../lock-flags.js';
 import type { Output } from '../output.js';
 import { palette } from '../output.js';
@@ -25,7 +25,7 @@ export const migrateUpCommand: Command = {
   name: 'migrate:up',
   summary: 'Apply the next pending migration, or the one named.',
   help: `Usage: knex-zd migrate:up [NAME] [--no-wait] [--json]\n${LOCK_FLAGS_HELP}`,
-  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...LOCK_FLAGS, json: { type: 'boolean' } },
+  flags: { ...PROJECT_FLAGS, ...KNEX_MIGRATE_FLAGS, ...TIMEOUT_FLAGS, ...LOCK_FLAGS, json: { type: 'boolean' } },
   run: (flags, output) => step('up', flags, output),
 };
 
@@ -34,6 +34,6 @@ export const migrateDownCommand: Command = {
   name: 'migrate:down',
   summary: 'Revert the last completed migration, or the one named.',
   help: `Usage: knex-zd migrate:down [NAME] [--no-wait] [--json]\n\nWithout NAME, reverts the migration applied last (by the order they ran, not their file names).\n${LOCK_FLAGS_HELP}`,
-  flags: { ...PROJECT_FLAGS, ...TIMEOUT_FLAGS, ...LOCK_FLAGS, json: { type: 'boolean' } },
+  flags: { ...PROJECT_FLAGS, ...KNEX_MIGRATE_FLAGS, ...TIMEOUT_FLAGS, ...LOCK_FLAGS, json: { type: 'boolean' } },
   run: (flags, output) => step('down', flags, output),
 };

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { createTestDatabase } from '../../helpers/db.js';
+import { PG_SERVER_URL, createTestDatabase } from '../../helpers/db.js';
 import { createProject, knexfileSource, runCli } from '../../helpers/project.js';
 
 const CREATE = `exports.up = (knex) => knex.schema.createTable('t', (t) => { t.increments('id'); });
@@ -55,6 +55,7 @@ test('a malformed zeroDowntime option names the option and the knexfile', async 
     [`{ quorum: { backend: 'zookeeper' } }`, /zeroDowntime\.quorum\.backend must be one of 'postgres', 'redis', 'memcached'/],
     [`{ checks: { 'create-index-blocking': 'fatal' } }`, /zeroDowntime\.checks\["create-index-blocking"\] must be 'error', 'warning' or 'off'/],
     [`{ stagez: {} }`, /zeroDowntime\.stagez is not an option of knex-zero-downtime/],
+    [`{ quorum: { backend: 'redis', url: 'http://cache:6379' } }`, /zeroDowntime\.quorum\.url is not a URL of the redis backend: 'http:' is not redis: or rediss:/],
     [`'yes'`, /zeroDowntime must be an object; got "yes"/],
   ];
   t.teardown(() => db.drop());
@@ -127,9 +128,20 @@ test('a knexfile that cannot connect is a one-paragraph error', async (t) => {
   const result = await project.run(['migrate:latest']);
   t.is(result.code, 2);
   t.regex(result.stderr, /Cannot connect to PostgreSQL with the connection of .*knexfile\.js: .*ECONNREFUSED.*Nothing was changed\./s);
+  // Only the message: no pool warning with its stack trace, on either stream.
+  t.is(result.stdout, '');
+  t.is(result.stderr.trim().split('\n').length, 1, result.stderr);
+
+  const url = new URL(PG_SERVER_URL);
+  url.pathname = '/zd_bad_no_such_database';
+  await project.write('knexfile.js', knexfileSource(url.toString()));
+  const missing = await project.run(['migrate:status']);
+  t.is(missing.code, 2);
+  t.is(missing.stdout, '');
+  t.is(missing.stderr.trim(), `Error: Cannot connect to PostgreSQL with the connection of ${project.dir}/knexfile.js: database "zd_bad_no_such_database" does not exist. Nothing was changed. (SQLSTATE 3D000)`);
 });
 
-test('unknown flags are refused; unknown commands go to knex', async (t) => {
+test("unknown flags and commands are refused; knex's other commands go to knex", async (t) => {
   const db = await createTestDatabase('zd_bad');
   const project = await createProject({ 'knexfile.js': knexfileSource(db.url), 'migrations/001_create.js': CREATE });
   t.teardown(async () => {
@@ -142,6 +154,10 @@ test('unknown flags are refused; unknown commands go to knex', async (t) => {
   const quorum = await project.run(['migrate:latest', '--quorum', 'three']);
   t.is(quorum.code, 2);
   t.regex(quorum.stderr, /--quorum must be the number of deployers that run this deploy, a whole number of at least 1; got "three"/);
+
+  const command = await project.run(['migrate:frobnicate']);
+  t.is(command.code, 2);
+  t.regex(command.stderr, /^Error: Unknown command "migrate:frobnicate"\. knex-zd's commands: migrate:latest, /);
 
   const version = await project.run(['migrate:currentVersion']);
   t.is(version.code, 0, version.stderr);
