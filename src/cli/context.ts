@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
+import { assertKnownCheckIds } from '../checks/check-options.js';
 import { parseSettings, type Settings } from '../config.js';
 import { ConfigError, ZeroDowntimeError } from '../errors.js';
 import { createStagedMigrator, type StagedMigrator } from '../migrator/staged-migrator.js';
+import { captureMigrationFailures } from './migration-failure.js';
 import { loadKnexfile, type KnexfileFlags, type LoadedKnexfile } from './knexfile.js';
 
 /** An opened project: knexfile, settings, a connected knex and the staged migrator. */
@@ -29,7 +31,9 @@ function merge(base: unknown, overrides: Record<string, unknown>): unknown {
 /** Parses the knexfile's `zeroDowntime` option (with flag overrides), naming the knexfile in errors. */
 export function settingsOf(knexfile: LoadedKnexfile, overrides: Record<string, unknown> = {}): Settings {
   try {
-    return parseSettings(merge(knexfile.config.zeroDowntime, overrides));
+    const settings = parseSettings(merge(knexfile.config.zeroDowntime, overrides));
+    assertKnownCheckIds(settings);
+    return settings;
   } catch (error) {
     if (error instanceof ZeroDowntimeError) {
       throw new ConfigError(`${error.message} (in ${knexfile.path}${knexfile.environment ? `, environment ${knexfile.environment}` : ''})`, {
@@ -71,8 +75,11 @@ export async function withProject<T>(
   fn: (project: Project) => Promise<T>,
 ): Promise<T> {
   const project = await openProject(flags, overrides);
+  const failures = captureMigrationFailures(project.knex);
   try {
     return await fn(project);
+  } catch (error) {
+    throw failures.explain(error);
   } finally {
     await project.close();
   }

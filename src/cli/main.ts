@@ -10,7 +10,8 @@ import { migrateStatusCommand } from './commands/migrate-status.js';
 import { migrateDownCommand, migrateUpCommand } from './commands/migrate-step.js';
 import { migrateUnlockCommand } from './commands/migrate-unlock.js';
 import { verifyCommand } from './commands/verify.js';
-import { parseFlags } from './flags.js';
+import { parseFlags, type ParsedFlags } from './flags.js';
+import { errorDocument, wantsJson } from './json-document.js';
 import { palette, processOutput, type Output } from './output.js';
 import { passToKnex } from './passthrough.js';
 
@@ -85,16 +86,21 @@ export async function main(argv: readonly string[], output: Output = processOutp
   }
   const command = findCommand(name);
   if (!command) return passToKnex(argv);
+  let values: ParsedFlags['values'] | undefined;
   try {
     const flags = parseFlags(command.name, rest, command.flags);
+    values = flags.values;
     if (flags.values.help) {
       output.out(command.help);
       return EXIT.ok;
     }
     return await command.run(flags, output);
   } catch (error) {
-    output.err(`${c.red(c.bold('Error:'))} ${describeError(error)}`);
+    const code = error instanceof ConfigError ? EXIT.usage : EXIT.failure;
+    // With --json the error is the one document on stdout; otherwise one message on stderr.
+    if (wantsJson(command, rest, values)) output.out(errorDocument(error, code));
+    else output.err(`${c.red(c.bold('Error:'))} ${describeError(error)}`);
     if (process.env.KNEX_ZD_DEBUG && error instanceof Error && error.stack) output.err(c.dim(error.stack));
-    return error instanceof ConfigError ? EXIT.usage : EXIT.failure;
+    return code;
   }
 }
