@@ -209,7 +209,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const planDown = async (): Promise<MigrationPlan> => {
         // The last migration applied (by id), not knex's default (the last completed in file order):
         // after --pre-deploy the two differ, and the one reverted must be the one analysed.
-        const basis = await this.completedNames();
+        const basis = (await this.listed()).rows.map((r) => r.name);
         if (knexConfig.name) await this.assertStep('down', knexConfig.name);
         const name = knexConfig.name ?? basis.at(-1);
         return this.analyse(await this.loadByName(name ? [name] : []), 'down', null, [], basis);

@@ -73,7 +73,7 @@ test('a completed migration whose file is gone is an error, as in knex, unless d
   await rm(path.join(project.dir, 'migrations/001_users.js'));
   await project.write('migrations/003_tags.js', TABLE('tags'));
 
-  for (const args of [['migrate:status'], ['migrate:plan'], ['migrate:latest']]) {
+  for (const args of [['migrate:status'], ['migrate:plan'], ['migrate:latest'], ['migrate:rollback'], ['migrate:up'], ['migrate:down']]) {
     const result = await project.run(args);
     t.is(result.code, 1, args.join(' '));
     t.regex(result.stderr, /The migration directory is corrupt, the following files are missing: 001_users\.js\. It is recorded as completed in knex_migrations/, args.join(' '));
@@ -105,6 +105,10 @@ test('migrate:down NAME: a name that does not exist, or that has not run, is a u
   const typo = await project.run(['migrate:down', '001_user']);
   t.is(typo.code, 2);
   t.regex(typo.stderr, /The migration "001_user" does not exist in \.\/migrations\. Did you mean "001_users\.js"\?/);
+
+  const up = await project.run(['migrate:up', '002_itemz.js']);
+  t.is(up.code, 2);
+  t.regex(up.stderr, /The migration "002_itemz\.js" does not exist in \.\/migrations\. Did you mean "002_items\.js"\?/);
 
   const pending = await project.run(['migrate:down', '002_items.js']);
   t.is(pending.code, 2);
