@@ -17,9 +17,10 @@ export function nearbyNames(input: string, candidates: readonly string[], limit 
       scored.push({ name, score: 0 });
       continue;
     }
-    // A typo in the part after the timestamp counts as much as one in the whole name.
-    const edits = Math.min(distance(needle, hay), distance(needle, hay.replace(/^\d+_/, '')));
-    if (edits <= Math.max(2, Math.floor(needle.length / 3))) scored.push({ name, score: edits });
+    // Names share their timestamp prefixes: what a typo may change is judged on the part after it.
+    const tail = needle.replace(/^\d+_/, '');
+    const edits = Math.min(distance(needle, hay), distance(tail, hay.replace(/^\d+_/, '')));
+    if (edits <= Math.max(2, Math.floor(tail.length / 3))) scored.push({ name, score: edits });
   }
   return scored
     .sort((a, b) => a.score - b.score || a.name.localeCompare(b.name))
