@@ -9,6 +9,7 @@ import { migrationError } from './migration-error.js';
 import { missingDown } from './missing-down.js';
 import { smallTableNote, tableCreators } from './small-table.js';
 import { isUnsafeFindingId, statementFindings } from './statement-findings.js';
+import { hintForModule, moduleKindOf } from './hint-syntax.js';
 import type { Check } from './types.js';
 import { unsafeChecks } from './unsafe/index.js';
 
@@ -90,7 +91,9 @@ export function runChecks(
       const migration = finding.migration === null ? undefined : byName.get(finding.migration);
       const configured = severityFor(finding.code, unsafe, settings);
       if (configured === 'off') continue;
-      const adjusted: CheckFinding = configured ? { ...finding, severity: configured } : finding;
+      // The safe alternative is written in the migration file's own syntax (require or import).
+      const hint = finding.hint === undefined || !migration ? finding.hint : hintForModule(finding.hint, moduleKindOf(migration.file));
+      const adjusted: CheckFinding = { ...finding, ...(configured ? { severity: configured } : {}), ...(hint === undefined ? {} : { hint }) };
       const reason = unsafe && migration && Object.hasOwn(migration.allowUnsafe, finding.code) ? migration.allowUnsafe[finding.code] : undefined;
       if (reason !== undefined) {
         findings.push({ ...adjusted, severity: 'info', allowed: { reason } });

@@ -1,9 +1,11 @@
 import { inspect } from 'node:util';
 import type { Knex } from 'knex';
+import { assertKnownCheckIds } from '../checks/check-options.js';
 import { parseSettings, type Settings } from '../config.js';
 import { ConfigError, ZeroDowntimeError } from '../errors.js';
 import { createStagedMigrator, type StagedMigrator } from '../migrator/staged-migrator.js';
 import { TIMEOUT_FLAGS } from './flags.js';
+import { captureMigrationFailures } from './migration-failure.js';
 import { loadKnexfile, type KnexfileFlags, type LoadedKnexfile } from './knexfile.js';
 
 /** An opened project: knexfile, settings, a connected knex and the staged migrator. */
@@ -39,7 +41,9 @@ function describeKnexfile(knexfile: LoadedKnexfile): string {
  */
 export function settingsOf(knexfile: LoadedKnexfile, overrides: Record<string, unknown> = {}, flags: readonly string[] = []): Settings {
   try {
-    return parseSettings(merge(knexfile.config.zeroDowntime, overrides));
+    const settings = parseSettings(merge(knexfile.config.zeroDowntime, overrides));
+    assertKnownCheckIds(settings);
+    return settings;
   } catch (error) {
     if (!(error instanceof ZeroDowntimeError)) throw error;
     let blameFlags = false;
@@ -117,8 +121,11 @@ export async function withProject<T>(
   fn: (project: Project) => Promise<T>,
 ): Promise<T> {
   const project = await openProject(flags, overrides);
+  const failures = captureMigrationFailures(project.knex);
   try {
     return await fn(project);
+  } catch (error) {
+    throw failures.explain(error);
   } finally {
     await project.close();
   }

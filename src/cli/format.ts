@@ -105,10 +105,16 @@ export function formatPlan(plan: MigrationPlan, c: Palette): string {
   else if (plan.target.serverVersion && plan.migrations.length > 0) {
     out.push(c.dim(`Sizes from the target database (PostgreSQL ${versionText(plan.target.serverVersion)}); lock times are rough estimates.`));
   }
+  if (plan.missing.length > 0) {
+    out.push(c.yellow(`${plan.missing.length} completed migration${plan.missing.length === 1 ? ' has' : 's have'} no file (migrations.disableMigrationsListValidation is set): ${plan.missing.join(', ')}`));
+  }
   for (const m of plan.migrations) out.push('', formatMigration(m, c, plan.target));
   if (plan.skipped.length > 0) {
     out.push('', c.dim(`Left for the post-deploy step (knex-zd migrate:${plan.direction === 'up' ? 'latest' : 'rollback'}):`));
-    for (const m of plan.skipped) out.push(c.dim(`  ${m.name}  ${m.stage}`));
+    for (const m of plan.skipped) {
+      const waiting = plan.waiting.find((w) => w.migration === m.name);
+      out.push(c.dim(`  ${m.name}  ${m.stage}${waiting ? `  waits for ${waiting.waitsFor}: ${waiting.reason}` : ''}`));
+    }
   }
   for (const conflict of plan.conflicts) {
     out.push('', c.red(`stage order: ${conflict.migration} depends on the skipped ${conflict.dependsOn} (both change ${conflict.object})`));
@@ -181,6 +187,8 @@ export function planJson(plan: MigrationPlan) {
     migrations: plan.migrations.map((m) => migrationJson(m, plan.target)),
     skipped: plan.skipped.map((m) => ({ name: m.name, stage: m.stage, stageSource: m.stageSource })),
     conflicts: plan.conflicts,
+    waiting: plan.waiting,
+    missing: plan.missing,
     findings: plan.checks.findings,
     errors: plan.checks.errors,
     warnings: plan.checks.warnings,
@@ -199,12 +207,14 @@ export function formatStatus(rows: readonly MigrationStatus[], c: Palette): stri
   if (rows.length === 0) return 'No migrations.';
   const body = rows.map((r) => [
     r.name,
-    (r.state === 'completed' ? c.green('completed') : c.yellow('pending')) + (r.baseline ? c.dim(' (baseline)') : ''),
+    (r.state === 'completed' ? c.green('completed') : r.state === 'missing' ? c.red('missing') : c.yellow('pending')) + (r.baseline ? c.dim(' (baseline)') : ''),
     r.batch === null ? '' : String(r.batch),
-    stageLabel(r, c),
+    r.state === 'missing' ? c.red('(no file)') : stageLabel(r, c),
   ]);
   const pending = rows.filter((r) => r.state === 'pending').length;
+  const missing = rows.filter((r) => r.state === 'missing').length;
+  const gone = missing > 0 ? `, ${missing} missing (completed, but the file is gone)` : '';
   const baseline = rows.filter((r) => r.baseline).length;
   const exempt = baseline > 0 ? ` ${baseline} in the baseline (zeroDowntime.startAfter), not checked.` : '';
-  return `${table(['Migration', 'State', 'Batch', 'Stage'], body)}\n\n${rows.length - pending} completed, ${pending} pending.${exempt}`;
+  return `${table(['Migration', 'State', 'Batch', 'Stage'], body)}\n\n${rows.length - pending - missing} completed, ${pending} pending${gone}.${exempt}`;
 }

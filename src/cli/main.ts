@@ -11,7 +11,8 @@ import { migrateDownCommand, migrateUpCommand } from './commands/migrate-step.js
 import { migrateUnlockCommand } from './commands/migrate-unlock.js';
 import { initCommand } from './commands/init.js';
 import { verifyCommand } from './commands/verify.js';
-import { KNEX_FLAGS_HELP, PROJECT_FLAGS, parseFlags } from './flags.js';
+import { KNEX_FLAGS_HELP, PROJECT_FLAGS, parseFlags, type ParsedFlags } from './flags.js';
+import { errorDocument, wantsJson } from './json-document.js';
 import { palette, processOutput, type Output } from './output.js';
 import { KNEX_CLI_COMMANDS, passToKnex } from './passthrough.js';
 
@@ -114,6 +115,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
     return EXIT.ok;
   }
   const command = name === undefined ? undefined : findCommand(name);
+  let values: ParsedFlags['values'] | undefined;
   try {
     if (!command) {
       if (name !== undefined && PASSED_TO_KNEX.includes(name)) return await passToKnex(argv);
@@ -125,6 +127,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
       return EXIT.usage;
     }
     const flags = parseFlags(command.name, rest, command.flags);
+    values = flags.values;
     if (flags.values.help) {
       // init takes knex's flags without using them; its help says so.
       output.out(command === initCommand ? command.help : `${command.help}\n\n${KNEX_FLAGS_HELP}`);
@@ -132,8 +135,11 @@ export async function main(argv: readonly string[], output: Output = processOutp
     }
     return await command.run(flags, output);
   } catch (error) {
-    output.err(`${c.red(c.bold('Error:'))} ${describeError(error)}`);
+    const code = error instanceof ConfigError ? EXIT.usage : EXIT.failure;
+    // With --json the error is the one document on stdout; otherwise one message on stderr.
+    if (command && wantsJson(command, rest, values)) output.out(errorDocument(error, code));
+    else output.err(`${c.red(c.bold('Error:'))} ${describeError(error)}`);
     if (process.env.KNEX_ZD_DEBUG && error instanceof Error && error.stack) output.err(c.dim(error.stack));
-    return error instanceof ConfigError ? EXIT.usage : EXIT.failure;
+    return code;
   }
 }

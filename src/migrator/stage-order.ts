@@ -71,3 +71,50 @@ function firstDependency(later: MigrationReport, earlier: MigrationReport): stri
   }
   return null;
 }
+
+/** A `--pre-deploy` rollback, split: what is reverted now, and what waits for the post-deploy step. */
+export interface PreDeployRollback {
+  /** The reverts that run before the code rollback, in order. */
+  readonly now: readonly MigrationReport[];
+  /** The reverts left for after it (post-deploy work, and pre-deploy reverts that depend on one of those), in order. */
+  readonly later: readonly MigrationReport[];
+  /** Why each pre-deploy revert of `later` waits: the revert before it that it depends on. */
+  readonly waiting: readonly WaitingRevert[];
+}
+
+/** A pre-deploy revert that a `--pre-deploy` rollback leaves for the post-deploy step. */
+export interface WaitingRevert {
+  /** The migration whose revert waits. */
+  readonly migration: string;
+  /** The migration reverted before it (a post-deploy revert, or one that waits itself). */
+  readonly waitsFor: string;
+  /** Why, e.g. `both change orders.status`. */
+  readonly reason: string;
+}
+
+/**
+ * Splits a rollback's reverts (in the order they must run: the reverse of the order they were
+ * applied) for `--pre-deploy`. A pre-deploy revert may run before the post-deploy reverts that
+ * precede it only when it is independent of them (the same rules as {@link findStageOrderConflicts});
+ * one that depends on a revert left for later waits too, so that every dependent pair still
+ * runs in reverse order.
+ */
+export function splitPreDeployRollback(ordered: readonly MigrationReport[]): PreDeployRollback {
+  const now: MigrationReport[] = [];
+  const later: MigrationReport[] = [];
+  const waiting: WaitingRevert[] = [];
+  for (const migration of ordered) {
+    if (migration.stage === 'post-deploy') {
+      later.push(migration);
+      continue;
+    }
+    const blocker = later.map((earlier) => ({ earlier, shared: firstDependency(migration, earlier) })).find((d) => d.shared !== null);
+    if (blocker) {
+      later.push(migration);
+      waiting.push({ migration: migration.name, waitsFor: blocker.earlier.name, reason: `both change ${blocker.shared!}` });
+    } else {
+      now.push(migration);
+    }
+  }
+  return { now, later, waiting };
+}

@@ -4,14 +4,16 @@ import { CaptureSession } from '../analysis/capture/capture-session.js';
 import { ShadowSession, type ShadowMigratorConfig } from '../analysis/shadow/shadow-session.js';
 import type { CheckFinding, Direction, MigrationReport } from '../analysis/migration-types.js';
 import { loadTargetFacts, lockedRelations, type TargetFacts } from '../analysis/table-stats.js';
+import { assertKnownCheckIds } from '../checks/check-options.js';
 import { CHECKS, runChecks, type CheckResult } from '../checks/index.js';
 import { parseSettings, type Settings } from '../config.js';
-import { CheckFailedError, StageError } from '../errors.js';
+import { CheckFailedError, ConfigError, MigrationError, StageError } from '../errors.js';
 import type { Stage, StageSource } from '../stages.js';
 import { baselineNames } from './baseline.js';
 import { formatMigrationLockEvent } from './lock-events.js';
+import { assertNoMissingFiles, assertOverridesMatch, migrationsLocation, unknownMigrationError } from './migration-files.js';
 import { withMigrationLock, type MigrationLockOptions } from './migration-lock.js';
-import { findStageOrderConflicts, type StageOrderConflict } from './stage-order.js';
+import { findStageOrderConflicts, splitPreDeployRollback, type PreDeployRollback, type StageOrderConflict, type WaitingRevert } from './stage-order.js';
 import { prepareMigration } from './prepare-migration.js';
 import { StagedMigrationSource, type PreparedMigration } from './staged-migration-source.js';
 
@@ -56,18 +58,29 @@ export interface MigrationPlan {
   /** Pending migrations of the other stage, left for the next step. */
   readonly skipped: readonly MigrationReport[];
   readonly conflicts: readonly StageOrderConflict[];
+  /**
+   * A `--pre-deploy` rollback's pre-deploy reverts that wait for the post-deploy step (they are
+   * in `skipped`), each with the revert before it that it depends on.
+   */
+  readonly waiting: readonly WaitingRevert[];
   readonly checks: CheckResult;
   readonly analysis: AnalysisInfo;
   /** The migrations that were completed when the plan was made, in the order they were applied. */
   readonly completed: readonly string[];
   /** The target database's version and the sizes of the tables the plan locks (read once, read-only). */
   readonly target: TargetFacts;
+  /**
+   * Completed migrations whose files are gone, shown only when the knexfile sets knex's
+   * `migrations.disableMigrationsListValidation` (otherwise they are an error, as in knex).
+   */
+  readonly missing: readonly string[];
 }
 
 /** A migration with its state and stage, for `migrate:status`/`migrate:list`. */
 export interface MigrationStatus {
   readonly name: string;
-  readonly state: 'completed' | 'pending';
+  /** `'missing'`: recorded as completed, but its file is gone (listed only with knex's `disableMigrationsListValidation`). */
+  readonly state: 'completed' | 'pending' | 'missing';
   readonly batch: number | null;
   readonly stage: Stage | null;
   readonly stageSource: StageSource | null;
@@ -151,7 +164,10 @@ interface Loaded {
  */
 export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions = {}): StagedMigrator {
   const settings = options.settings ?? parseSettings((knex.client.config as Knex.Config).zeroDowntime);
+  assertKnownCheckIds(settings);
   // knex.migrate returns a new Migrator each time; its class is the one to extend.
+  let overridesChecked = false;
+  const customSource = (knex.client.config as Knex.Config).migrations?.migrationSource !== undefined;
   const Base = knex.migrate.constructor as new (knex: Knex) => KnexMigrator;
 
   class Staged extends Base implements StagedMigrator {
@@ -180,16 +196,17 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const options = { preDeploy: preDeploy === true, all };
       return this.planned(knexConfig, lock, () => this.planRollback(options), given, async (plan) => {
         const source = await this.sourceFor(plan, new Set());
-        if (!preDeploy) return super.rollback({ ...knexConfig, migrationSource: source }, all);
-        // knex rolls back whole batches; a staged rollback reverts the chosen migrations one by one.
+        if (!preDeploy && !all) return super.rollback({ ...knexConfig, migrationSource: source }, all);
+        // knex rolls back whole batches (--all: in reverse file order); a staged rollback reverts
+        // the plan's migrations one by one, in the plan's order: the reverse of the order they ran.
         const reverted: string[] = [];
-        let batch = 0;
+        let batch: number | null = null;
         for (const migration of plan.migrations) {
           const [b, log] = await super.down({ ...knexConfig, name: migration.name, migrationSource: source });
-          batch = b;
+          batch ??= b;
           reverted.push(...log);
         }
-        return [batch, reverted];
+        return [batch ?? 0, reverted];
       });
     }
 
@@ -197,6 +214,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const { lock, ...knexConfig } = config;
       const planUp = async (): Promise<MigrationPlan> => {
         const basis = await this.completedNames();
+        if (knexConfig.name) await this.assertStep('up', knexConfig.name);
         const loaded = await this.loadPending();
         const target = knexConfig.name ? loaded.filter((m) => m.name === knexConfig.name) : loaded.slice(0, 1);
         return this.analyse(target, 'up', null, [], basis);
@@ -212,7 +230,8 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const planDown = async (): Promise<MigrationPlan> => {
         // The last migration applied (by id), not knex's default (the last completed in file order):
         // after --pre-deploy the two differ, and the one reverted must be the one analysed.
-        const basis = await this.completedNames();
+        const basis = (await this.listed()).rows.map((r) => r.name);
+        if (knexConfig.name) await this.assertStep('down', knexConfig.name);
         const name = knexConfig.name ?? basis.at(-1);
         return this.analyse(await this.loadByName(name ? [name] : []), 'down', null, [], basis);
       };
@@ -278,23 +297,30 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
     }
 
     async planRollback(options: StagedOptions & { all?: boolean } = {}): Promise<MigrationPlan> {
-      const rows = await this.completedRows();
+      const { rows } = await this.listed();
       const basis = rows.map((r) => r.name);
       const lastBatch = Math.max(0, ...rows.map((r) => r.batch));
+      // The reverse of the order they were applied (by id, not by file name: --pre-deploy runs reorder them).
       const targets = rows
         .filter((r) => options.all || r.batch === lastBatch)
         .reverse()
         .map((r) => r.name);
-      const { reports, analysis } = await this.reports(await this.loadByName(targets), 'down', 'completed');
+      const loaded = await this.loadByName(targets);
+      const { reports, analysis } = await this.reports(loaded, 'down', 'completed');
       if (!options.preDeploy) return this.plan('down', null, reports, [], analysis, basis);
-      return this.plan(
-        'down',
-        'pre-deploy',
-        reports.filter((m) => m.stage !== 'post-deploy'),
-        reports.filter((m) => m.stage === 'post-deploy'),
-        analysis,
-        basis,
-      );
+      let split = splitPreDeployRollback(reports);
+      // In the shadow, each revert ran after the ones before it; when a revert that waits came
+      // first, run the two steps as they will really run. A revert of the second step that then
+      // fails depends on the first step in a way the objects did not show (a view over a table
+      // whose column it drops): the first step keeps strict reverse order instead.
+      if (analysis.mode === 'shadow' && reordered(reports, split.now)) {
+        const steps = [...split.now, ...split.later];
+        const again = await this.reports(steps.map((r) => loaded[targets.indexOf(r.name)]), 'down', 'completed');
+        const failed = again.reports.slice(split.now.length).find((r) => r.error && !reports.find((m) => m.name === r.name)?.error);
+        split = failed ? strictPreDeployRollback(reports, failed) : { ...split, now: again.reports.slice(0, split.now.length) };
+      }
+      const plan = await this.plan('down', 'pre-deploy', [...split.now], [...split.later], analysis, basis);
+      return { ...plan, waiting: split.waiting };
     }
 
     async check(options: CheckOptions = {}): Promise<{ migrations: readonly MigrationReport[]; result: CheckResult; analysis: AnalysisInfo; target: TargetFacts }> {
@@ -309,11 +335,11 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
     }
 
     async status(): Promise<MigrationStatus[]> {
-      const rows = await this.completedRows();
+      const { rows, infos, missing } = await this.listed();
       const batches = new Map(rows.map((r) => [r.name, r.batch]));
-      const { reports } = await this.reports(await this.loadAll(), 'up', 'nothing');
+      const { reports } = await this.reports(await this.load(infos), 'up', 'nothing');
       const exempt = await this.baseline();
-      return reports.map((m) => ({
+      const listed: MigrationStatus[] = reports.map((m) => ({
         name: m.name,
         state: batches.has(m.name) ? 'completed' : 'pending',
         batch: batches.get(m.name) ?? null,
@@ -321,6 +347,8 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
         stageSource: m.stageSource,
         baseline: exempt.has(m.name),
       }));
+      const gone: MigrationStatus[] = missing.map((name) => ({ name, state: 'missing', batch: batches.get(name) ?? null, stage: null, stageSource: null, baseline: exempt.has(name) }));
+      return [...listed, ...gone].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     }
 
     async pendingInputs(): Promise<MigrationInput[]> {
@@ -379,7 +407,8 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const exempt = await this.baseline();
       const target = await loadTargetFacts(this.knex, lockedRelations(checked.filter((m) => !exempt.has(m.name))));
       const checks = runChecks(checked, this.settings, CHECKS, target, exempt);
-      return { direction, stage, migrations, skipped, conflicts: [], checks, analysis, target, completed: basis };
+      const { missing } = await this.listed();
+      return { direction, stage, migrations, skipped, conflicts: [], waiting: [], checks, analysis, target, completed: basis, missing };
     }
 
     private async analyse(loaded: Loaded[], direction: Direction, stage: Stage | null, skipped: MigrationReport[], basis: readonly string[]) {
@@ -440,7 +469,51 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
     }
 
     private async allInfos(): Promise<unknown[]> {
-      return this.source.getMigrations(this.config.loadExtensions ?? []);
+      const infos = await this.source.getMigrations(this.config.loadExtensions ?? []);
+      if (!overridesChecked) {
+        assertOverridesMatch(this.settings, infos.map((info) => this.source.getMigrationName(info)), this.location);
+        overridesChecked = true;
+      }
+      return infos;
+    }
+
+    /**
+     * `up NAME` and `down NAME` need a migration that exists, and `down NAME` one that ran: else a
+     * usage error that says which it is (knex says "not found" or "was not run"). `up` of a
+     * completed migration does nothing, as in knex.
+     */
+    private async assertStep(direction: 'up' | 'down', name: string): Promise<void> {
+      const { rows, infos } = await this.listed();
+      const names = infos.map((info) => this.source.getMigrationName(info));
+      const row = rows.find((r) => r.name === name);
+      if (!names.includes(name)) {
+        // A completed migration without its file (allowed by disableMigrationsListValidation) cannot be reverted.
+        if (row && direction === 'down') return;
+        throw unknownMigrationError(name, names, this.location);
+      }
+      if (direction === 'down' && !row) {
+        throw new ConfigError(`The migration ${JSON.stringify(name)} has not been run (it is pending), so there is nothing to revert. knex-zd migrate:status shows what is completed.`, {
+          details: { name, state: 'pending' },
+        });
+      }
+    }
+
+    /** Where the migration files are, for messages. */
+    private get location(): string {
+      return migrationsLocation(this.config, customSource);
+    }
+
+    /**
+     * The completed rows and every migration file; completed migrations without a file are an
+     * error, as in knex, unless the knexfile sets `disableMigrationsListValidation`.
+     */
+    private async listed(): Promise<{ rows: Array<{ name: string; batch: number }>; infos: unknown[]; missing: string[] }> {
+      const rows = await this.completedRows();
+      const infos = await this.allInfos();
+      const names = new Set(infos.map((info) => this.source.getMigrationName(info)));
+      const missing = rows.map((r) => r.name).filter((name) => !names.has(name));
+      if (!this.config.disableMigrationsListValidation) assertNoMissingFiles(missing, this.config.tableName, this.location);
+      return { rows, infos, missing };
     }
 
     /** The migrations exempt from the checks: `startAfter` and every one before it. */
@@ -457,8 +530,9 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
 
     private async loadPending(): Promise<Loaded[]> {
       // Not knex's list(): it creates the migrations tables, and planning must write nothing.
-      const completed = new Set((await this.completedRows()).map((r) => r.name));
-      return this.load((await this.allInfos()).filter((info) => !completed.has(this.source.getMigrationName(info))));
+      const { rows, infos } = await this.listed();
+      const completed = new Set(rows.map((r) => r.name));
+      return this.load(infos.filter((info) => !completed.has(this.source.getMigrationName(info))));
     }
 
     private async loadByName(names: readonly string[]): Promise<Loaded[]> {
@@ -466,9 +540,9 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const byName = new Map(infos.map((info) => [this.source.getMigrationName(info), info]));
       const missing = names.filter((n) => !byName.has(n));
       if (missing.length > 0) {
-        throw new StageError(
-          `These migrations are recorded as completed in ${this.config.tableName} but their files are missing: ${missing.join(', ')}.`,
-          { details: { missing } },
+        throw new MigrationError(
+          `Cannot revert ${missing.join(', ')}: recorded as completed in ${this.config.tableName}, but ${missing.length === 1 ? 'its file is' : 'their files are'} missing from ${this.location}. Restore the file${missing.length === 1 ? '' : 's'} first.`,
+          { details: { missing, location: this.location } },
         );
       }
       return this.load(names.map((n) => byName.get(n)));
@@ -500,6 +574,30 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
 function withMjs(extensions: readonly string[] | undefined): string[] {
   const list = [...(extensions ?? [])];
   return list.includes('.mjs') ? list : [...list, '.mjs'];
+}
+
+/** True when some revert of `now` comes after a revert that waits: the two steps change the order. */
+function reordered(ordered: readonly MigrationReport[], now: readonly MigrationReport[]): boolean {
+  const running = new Set(now.map((m) => m.name));
+  const firstWaiting = ordered.findIndex((m) => !running.has(m.name));
+  return firstWaiting >= 0 && ordered.slice(firstWaiting).some((m) => running.has(m.name));
+}
+
+/**
+ * A `--pre-deploy` rollback in strict reverse order: the pre-deploy reverts up to the first one
+ * that waits; everything after it waits too, because running the two steps out of order made
+ * `failed` fail in the shadow database.
+ */
+function strictPreDeployRollback(ordered: readonly MigrationReport[], failed: MigrationReport): PreDeployRollback {
+  const firstWaiting = ordered.findIndex((m) => m.stage === 'post-deploy');
+  const now = firstWaiting < 0 ? [...ordered] : ordered.slice(0, firstWaiting);
+  const later = firstWaiting < 0 ? [] : ordered.slice(firstWaiting);
+  const error = (failed.error?.message ?? 'an error').replace(/^it failed when run in the shadow database: /, '').replace(/\. It would most likely fail .*$/s, '');
+  const reason = `reverting it first makes the revert of ${failed.name} fail in the shadow database (${error})`;
+  const waiting = later
+    .filter((m) => m.stage !== 'post-deploy')
+    .map((m) => ({ migration: m.name, waitsFor: ordered[firstWaiting].name, reason }));
+  return { now, later, waiting };
 }
 
 function byName(a: MigrationReport, b: MigrationReport): number {

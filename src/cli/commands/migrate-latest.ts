@@ -5,8 +5,9 @@ import { KNEX_MIGRATE_FLAGS, PROJECT_FLAGS, QUORUM_FLAGS, TIMEOUT_FLAGS, timeout
 import { LOCK_FLAGS, LOCK_FLAGS_HELP, lockRunOptions } from '../lock-flags.js';
 import { palette } from '../output.js';
 import { applyWithQuorum } from '../quorum.js';
-import { ConfigError } from '../../errors.js';
-import { verifyText } from '../../verify/format.js';
+import { CheckFailedError, ConfigError } from '../../errors.js';
+import { verifyJson, verifyText } from '../../verify/format.js';
+import { errorDocument, jsonDocument } from '../json-document.js';
 import { verifyQueries } from '../../verify/verify.js';
 import { sourceFlag, sourceQueries } from './verify.js';
 
@@ -49,24 +50,28 @@ Runs the checks first and refuses to start on an error, before touching the data
       if (verify) {
         const result = await verifyQueries(project.knex, project.migrator, { old: await sourceQueries(verify, project.knex), plan });
         const report = verifyText(result, c);
-        if (!result.ok) {
-          for (const line of report) output.err(line);
-          output.err(c.red(c.bold('Refusing to migrate: the verification of --verify-queries failed. Nothing was applied.')));
+        const refusal = 'Refusing to migrate: the verification of --verify-queries failed. Nothing was applied.';
+        if (!result.ok && values.json) {
+          output.out(errorDocument(new CheckFailedError(refusal, { details: { verify: verifyJson(result) } }), EXIT.failure));
           return EXIT.failure;
         }
         for (const line of report) output.err(line);
+        if (!result.ok) {
+          output.err(c.red(c.bold(refusal)));
+          return EXIT.failure;
+        }
       }
       // The plan just shown is applied (made again under the lock only if another run applied something meanwhile).
       const apply = () => project.migrator.latest({ preDeploy, lock, plan });
       const outcome = await applyWithQuorum(project, plan, values, apply, output);
       if (!outcome.result) {
-        if (values.json) output.out(JSON.stringify({ appliedBy: outcome.appliedBy, summary: outcome.summary }, null, 2));
+        if (values.json) output.out(jsonDocument(true, { appliedBy: outcome.appliedBy, summary: outcome.summary }));
         else output.out(c.green(`Applied by another deployer (${outcome.appliedBy}): ${outcome.summary ?? 'done'}.`));
         return EXIT.ok;
       }
       const [batch, log] = outcome.result;
       if (values.json) {
-        output.out(JSON.stringify({ batch, migrations: log, skipped: plan.skipped.map((m) => m.name) }, null, 2));
+        output.out(jsonDocument(true, { batch, migrations: log, skipped: plan.skipped.map((m) => m.name) }));
         return EXIT.ok;
       }
       const stage = preDeploy ? 'pre-deploy ' : '';

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
 import { KNEX_MIGRATE_FLAGS, PROJECT_FLAGS, TIMEOUT_FLAGS, timeoutOverrides } from '../flags.js';
+import { jsonDocument } from '../json-document.js';
 import { LOCK_FLAGS, LOCK_FLAGS_HELP, lockRunOptions } from '../lock-flags.js';
 import { palette } from '../output.js';
 
@@ -14,7 +15,9 @@ export const migrateRollbackCommand: Command = {
 Reverting a migration inverts its stage: undoing post-deploy work (re-adding a dropped
 column) is safe while the new code still runs, undoing pre-deploy work is not.
   --pre-deploy   revert only the migrations whose revert is pre-deploy work (run this
-                 before rolling the code back; run migrate:rollback again after)
+                 before rolling the code back; run migrate:rollback again after). Reverts
+                 run in the reverse of the order they were applied; a pre-deploy revert
+                 that depends on one left for later waits too. What is left is listed.
   --all          every batch, not only the last
   --lock-timeout, --statement-timeout, --retries   as for migrate:latest
 ${LOCK_FLAGS_HELP}`,
@@ -22,16 +25,33 @@ ${LOCK_FLAGS_HELP}`,
   async run({ values }, output) {
     const lock = lockRunOptions(values, output);
     return withProject(values as never, timeoutOverrides(values), async ({ migrator }) => {
-      const [batch, log] = await migrator.rollback({ preDeploy: values['pre-deploy'] === true, lock }, values.all === true);
+      const preDeploy = values['pre-deploy'] === true;
+      const all = values.all === true;
+      // The plan just made is the one run (made again under the lock only if another run changed what is completed).
+      const plan = await migrator.planRollback({ preDeploy, all });
+      if (plan.analysis.notice) output.err(plan.analysis.notice);
+      const [batch, log] = await migrator.rollback({ preDeploy, lock, plan }, all);
+      const left = plan.skipped.map((m) => {
+        const waiting = plan.waiting.find((w) => w.migration === m.name);
+        return { name: m.name, stage: m.stage, waitsFor: waiting?.waitsFor ?? null, reason: waiting?.reason ?? null };
+      });
       if (values.json) {
-        output.out(JSON.stringify({ batch, migrations: log }, null, 2));
+        output.out(jsonDocument(true, { batch, migrations: log, left }));
         return EXIT.ok;
       }
       const c = palette(output.color);
-      if (log.length === 0) output.out(c.green('Already at the base migration: nothing to roll back.'));
-      else {
+      if (log.length > 0) {
         output.out(c.green(`Rolled back ${log.length} migration${log.length === 1 ? '' : 's'}:`));
         for (const name of log) output.out(`  ${name}`);
+      } else if (left.length === 0) {
+        output.out(c.green('Already at the base migration: nothing to roll back.'));
+      }
+      if (left.length > 0) {
+        const scope = all ? 'of the completed migrations' : 'of the last batch';
+        const what = left.length === 1 ? `1 migration ${scope} reverts` : `${left.length} migrations ${scope} revert`;
+        output.out(c.yellow(`${log.length === 0 ? 'Nothing to revert before the code rollback: ' : ''}${what} in post-deploy (after the code rollback):`));
+        for (const m of left) output.out(`  ${m.name}${m.waitsFor ? c.dim(`  waits for ${m.waitsFor}: ${m.reason}`) : ''}`);
+        output.out(`Roll the code back, then run knex-zd migrate:rollback${all ? ' --all' : ''}.`);
       }
       return EXIT.ok;
     });

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
 import { formatStatus } from '../format.js';
+import { jsonDocument } from '../json-document.js';
 import { PROJECT_FLAGS } from '../flags.js';
 import { palette } from '../output.js';
 
@@ -17,7 +18,7 @@ Exit code 0; use --json to read the state from a script.`,
   async run({ values }, output) {
     return withProject(values as never, {}, async ({ migrator }) => {
       const rows = await migrator.status();
-      if (values.json) output.out(JSON.stringify({ migrations: rows }, null, 2));
+      if (values.json) output.out(jsonDocument(true, { migrations: rows }));
       else output.out(formatStatus(rows, palette(output.color)));
       return EXIT.ok;
     });

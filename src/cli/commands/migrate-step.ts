@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
 import { KNEX_MIGRATE_FLAGS, PROJECT_FLAGS, TIMEOUT_FLAGS, timeoutOverrides, type ParsedFlags } from '../flags.js';
+import { jsonDocument } from '../json-document.js';
 import { LOCK_FLAGS, LOCK_FLAGS_HELP, lockRunOptions } from '../lock-flags.js';
 import type { Output } from '../output.js';
 import { palette } from '../output.js';
@@ -13,7 +14,7 @@ async function step(direction: 'up' | 'down', { values, positionals }: ParsedFla
     const config = name ? { name, lock } : { lock };
     const [, log] = direction === 'up' ? await migrator.up(config) : await migrator.down(config);
     const c = palette(output.color);
-    if (values.json) output.out(JSON.stringify({ migrations: log }, null, 2));
+    if (values.json) output.out(jsonDocument(true, { migrations: log }));
     else if (log.length === 0) output.out(c.green(direction === 'up' ? 'Already up to date.' : 'Nothing to roll back.'));
     else output.out(c.green(`${direction === 'up' ? 'Ran' : 'Reverted'}: ${log.join(', ')}`));
     return EXIT.ok;

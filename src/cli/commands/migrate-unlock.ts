@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { EXIT } from '../command.js';
 import { withProject } from '../context.js';
 import { PROJECT_FLAGS } from '../flags.js';
+import { jsonDocument } from '../json-document.js';
 import { palette } from '../output.js';
 import { describeHolder, formatDuration } from '../../migrator/lock-events.js';
 import { MigrationLock } from '../../migrator/migration-lock.js';
@@ -24,7 +25,7 @@ A holder that looks alive is refused (exit 1), naming it.
       const lock = new MigrationLock(knex, { migrationsTable: migrator.config.tableName, schemaName: migrator.config.schemaName });
       const result = await lock.unlock({ force: values.force === true });
       if (values.json) {
-        output.out(JSON.stringify(result, null, 2));
+        output.out(jsonDocument(true, { ...result }));
         return EXIT.ok;
       }
       const c = palette(output.color);

@@ -7,6 +7,7 @@ import { planJson } from '../format.js';
 export function checkJson(migrations: readonly MigrationReport[], result: CheckResult): string {
   return JSON.stringify(
     {
+      ok: result.errors === 0,
       migrations: migrations.map((m) => ({ name: m.name, stage: m.stage, stageSource: m.stageSource, baseline: result.exempt.includes(m.name) })),
       findings: result.findings,
       errors: result.errors,
@@ -21,5 +22,5 @@ export function checkJson(migrations: readonly MigrationReport[], result: CheckR
 
 /** `migrate:plan --format json`. */
 export function planJsonText(plan: MigrationPlan): string {
-  return JSON.stringify(planJson(plan), null, 2);
+  return JSON.stringify({ ok: plan.checks.errors === 0 && plan.conflicts.length === 0, ...planJson(plan) }, null, 2);
 }

@@ -55,7 +55,8 @@ test('--format github: one annotation per finding on the line of its statement, 
     '::error file=migrations/002 index%2C "quoted".js,line=5,title=knex-zd create-index-blocking in 002 index%2C "quoted".js',
   );
   t.true(lines[0].includes('::Adding an index non-concurrently blocks writes to "orders"'));
-  t.true(lines[0].includes('%0A%0ASafe alternative:%0Aawait addIndexConcurrently(knex, \'orders\', [\'c\'], { name: \'orders_c\' });'));
+  // A CommonJS migration (.js, no package.json with "type": "module"): the hint requires the operation.
+  t.true(lines[0].includes("%0A%0ASafe alternative:%0Aconst { addIndexConcurrently } = require('knex-zero-downtime');%0Aawait addIndexConcurrently(knex, 'orders', ['c'], { name: 'orders_c' });"));
   t.regex(lines[1], /^::notice file=migrations\/002 index%2C "quoted"\.js,line=2,title=knex-zd rename-column in .*::.*%0A%0AAllowed by config\.allowUnsafe: no reader left$/);
   t.regex(lines[2], /^::error file=migrations\/002 index%2C "quoted"\.js,line=7,title=knex-zd whole-table-update/);
   t.regex(lines[3], /^::error file=migrations\/002 index%2C "quoted"\.js,line=7,title=knex-zd lock-held-across-statements/);
@@ -122,7 +123,7 @@ test('--format markdown: SQL in fences that its own backticks cannot close, size
   const m = await report('002_x.js', ['CREATE INDEX orders_c ON orders (c)', "COMMENT ON TABLE orders IS 'has ``` inside'"]);
   const target = facts({ orders: { rows: 1_000_000, totalBytes: 157_000_000, heapBytes: 134_000_000 } });
   const checks = runChecks([m], parseSettings({}), CHECKS, target);
-  const text = planMarkdown({ direction: 'up', stage: 'pre-deploy', migrations: [m], skipped: [], conflicts: [], checks, target, analysis: { mode: 'capture', schema: null, database: null, notice: null }, completed: [] });
+  const text = planMarkdown({ direction: 'up', stage: 'pre-deploy', migrations: [m], skipped: [], conflicts: [], waiting: [], checks, target, analysis: { mode: 'capture', schema: null, database: null, notice: null }, completed: [], missing: [] });
   t.true(text.startsWith('## knex-zd migration plan\n\n**1 pre-deploy migration to apply.**\n\n_Sizes from the target database (PostgreSQL 15.4); lock times are rough estimates._'));
   t.true(text.includes('1. **CREATE INDEX** · SHARE on `orders` · scans table\n   - orders: \\~1,000,000 rows, 150 MB; blocks writes for \\~2.9 s (index build)\n\n   ```sql\n   CREATE INDEX orders_c ON orders (c)\n   ```'));
   t.true(text.includes("   ````sql\n   COMMENT ON TABLE orders IS 'has ``` inside'\n   ````"));
