@@ -337,7 +337,16 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
     async status(): Promise<MigrationStatus[]> {
       const { rows, infos, missing } = await this.listed();
       const batches = new Map(rows.map((r) => [r.name, r.batch]));
-      const { reports } = await this.reports(await this.load(infos), 'up', 'nothing');
+      // The completed migrations are history: their stages come from capture mode, each against the
+      // current schema, so that a status never runs the whole history in a shadow database; the
+      // pending ones are analysed as migrate:plan analyses them.
+      const loaded = await this.load(infos);
+      const done = loaded.filter((m) => batches.has(m.name));
+      const pending = loaded.filter((m) => !batches.has(m.name));
+      const byName = new Map<string, MigrationReport>();
+      for (const r of await this.captured(done, 'up', new Set(done.map((m) => m.name)))) byName.set(r.name, r);
+      if (pending.length > 0) for (const r of (await this.reports(pending, 'up', 'completed')).reports) byName.set(r.name, r);
+      const reports = loaded.map((m) => byName.get(m.name)!);
       const exempt = await this.baseline();
       const listed: MigrationStatus[] = reports.map((m) => ({
         name: m.name,
@@ -424,7 +433,6 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
      * migrations, for `check` and `status`, each against the current schema alone).
      */
     private async reports(loaded: readonly Loaded[], direction: Direction, from: 'completed' | 'nothing'): Promise<{ reports: MigrationReport[]; analysis: AnalysisInfo }> {
-      const transactionsDisabled = this.config.disableTransactions === true;
       const inputs = loaded.map((m) => ({ name: m.name, file: fileOf(m.info), module: m.module, loadError: m.error }));
       const completed = (await this.completedRows()).map((r) => r.name);
       let notice: string | null = null;
@@ -442,13 +450,23 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
         notice = `knex-zd: no shadow database (${shadow.reason}); analysing in capture mode. Set zeroDowntime.shadow to a scratch database URL, or to false to silence this.`;
       }
       const independent = from === 'nothing' ? new Set(completed) : new Set<string>();
+      return { reports: await this.captured(loaded, direction, independent), analysis: { mode: 'capture', schema: null, database: null, notice } };
+    }
+
+    /**
+     * Capture mode: one session carries what each migration changes to the ones after it, except
+     * for the `independent` ones, each captured on its own against the current schema.
+     */
+    private async captured(loaded: readonly Loaded[], direction: Direction, independent: ReadonlySet<string>): Promise<MigrationReport[]> {
+      const transactionsDisabled = this.config.disableTransactions === true;
       const shared = await CaptureSession.open(this.knex);
       const out: MigrationReport[] = [];
-      for (const input of inputs) {
-        const session = independent.has(input.name) ? await CaptureSession.open(this.knex) : shared;
+      for (const m of loaded) {
+        const input = { name: m.name, file: fileOf(m.info), module: m.module, loadError: m.error };
+        const session = independent.has(m.name) ? await CaptureSession.open(this.knex) : shared;
         out.push(await analyzeMigration(this.knex, input, { direction, settings: this.settings, transactionsDisabled, session }));
       }
-      return { reports: out, analysis: { mode: 'capture', schema: null, database: null, notice } };
+      return out;
     }
 
     private get source(): Knex.MigrationSource<unknown> {
