@@ -75,6 +75,15 @@ export interface ZeroDowntimeOptions {
    * @default 'auto' (a string like any URL, accepted as the word itself)
    */
   shadow?: false | string | Record<string, unknown>;
+  /**
+   * Run the safe form of what a check would refuse, with no change to the migration file:
+   * `CREATE INDEX` → `CONCURRENTLY`; `ADD FOREIGN KEY`/`CHECK` → `NOT VALID`, then `VALIDATE` in a
+   * transaction of its own; `SET NOT NULL` → through a validated CHECK; `ADD UNIQUE`/`PRIMARY KEY`
+   * → a unique index built concurrently, then `USING INDEX`. A migration with such a statement runs
+   * outside a transaction. A file opts out with `export const config = { safeByDefault: false }`.
+   * @default false
+   */
+  safeByDefault?: boolean;
 }
 
 /** Validated, fully defaulted, frozen settings. */
@@ -113,6 +122,8 @@ export interface Settings {
   readonly hotUpgrade: { readonly enabled: boolean; readonly maxStaleness: number };
   /** How pending migrations are analysed (see {@link ZeroDowntimeOptions.shadow}). */
   readonly shadow: ShadowSetting;
+  /** Run the safe form of refused statements (see {@link ZeroDowntimeOptions.safeByDefault}). */
+  readonly safeByDefault: boolean;
 }
 
 /** The `shadow` option, parsed. */
@@ -281,7 +292,7 @@ function parseTimeouts(raw: unknown): Settings['timeouts'] {
  */
 export function parseSettings(raw: unknown): Settings {
   const root = objectOption(raw, OPTION);
-  rejectUnknownKeys(root, ['stages', 'timeouts', 'quorum', 'checks', 'hotUpgrade', 'shadow'], OPTION);
+  rejectUnknownKeys(root, ['stages', 'timeouts', 'quorum', 'checks', 'hotUpgrade', 'shadow', 'safeByDefault'], OPTION);
 
   const stagesRaw = objectOption(root.stages, `${OPTION}.stages`);
   rejectUnknownKeys(stagesRaw, ['override', 'fallback'], `${OPTION}.stages`);
@@ -355,7 +366,13 @@ export function parseSettings(raw: unknown): Settings {
     };
   }
 
-  return deepFreeze({ stages: { override, fallback, fallbackIsDefault }, timeouts, quorum, checks, smallTable, hotUpgrade, shadow: shadowOption(root.shadow) });
+  return deepFreeze({ stages: { override, fallback, fallbackIsDefault }, timeouts, quorum, checks, smallTable, hotUpgrade, shadow: shadowOption(root.shadow), safeByDefault: booleanOption(root.safeByDefault, false, `${OPTION}.safeByDefault`) });
+}
+
+function booleanOption(value: unknown, fallback: boolean, option: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new ConfigError(`${option} must be true or false; got ${describe(value)}.`, { details: { option } });
+  return value;
 }
 
 function shadowOption(value: unknown): ShadowSetting {

@@ -86,6 +86,11 @@ export function runChecks(
       const configured = severityFor(finding.code, unsafe, settings);
       if (configured === 'off') continue;
       const adjusted: CheckFinding = configured ? { ...finding, severity: configured } : finding;
+      // safeByDefault runs the statement in its safe form: the refusal becomes a note that says so.
+      if (finding.safeForm) {
+        findings.push({ ...adjusted, severity: 'info' });
+        continue;
+      }
       const reason = unsafe && migration && Object.hasOwn(migration.allowUnsafe, finding.code) ? migration.allowUnsafe[finding.code] : undefined;
       if (reason !== undefined) {
         findings.push({ ...adjusted, severity: 'info', allowed: { reason } });

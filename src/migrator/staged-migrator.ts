@@ -12,6 +12,8 @@ import { formatMigrationLockEvent } from './lock-events.js';
 import { withMigrationLock, type MigrationLockOptions } from './migration-lock.js';
 import { findStageOrderConflicts, type StageOrderConflict } from './stage-order.js';
 import { prepareMigration } from './prepare-migration.js';
+import { decideSafeForms } from '../safe-by-default/decide.js';
+import type { SafeFormDirective } from '../safe-by-default/directive.js';
 import { StagedMigrationSource, type PreparedMigration } from './staged-migration-source.js';
 
 /** The options the staged commands add to knex's migrator config. */
@@ -287,7 +289,8 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
     async status(): Promise<MigrationStatus[]> {
       const rows = await this.completedRows();
       const batches = new Map(rows.map((r) => [r.name, r.batch]));
-      const { reports } = await this.reports(await this.loadAll(), 'up', 'nothing');
+      // Safe forms keep each statement's stage: the first analysis tells the stages.
+      const { reports } = await this.reports(await this.loadAll(), 'up', 'nothing', false);
       return reports.map((m) => ({
         name: m.name,
         state: batches.has(m.name) ? 'completed' : 'pending',
@@ -367,7 +370,28 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
      * else in capture mode, one session carrying what each changes to the ones after it (completed
      * migrations, for `check` and `status`, each against the current schema alone).
      */
-    private async reports(loaded: readonly Loaded[], direction: Direction, from: 'completed' | 'nothing'): Promise<{ reports: MigrationReport[]; analysis: AnalysisInfo }> {
+    private async reports(
+      loaded: readonly Loaded[],
+      direction: Direction,
+      from: 'completed' | 'nothing',
+      safeForms = true,
+    ): Promise<{ reports: MigrationReport[]; analysis: AnalysisInfo }> {
+      const first = await this.analysed(loaded, direction, from, new Map());
+      if (!this.settings.safeByDefault || !safeForms) return first;
+      // safeByDefault: the statements the checks refuse and that have a safe form are known once
+      // the first analysis is checked; a second one runs them in their safe form, as the real run will.
+      const target = await loadTargetFacts(this.knex, lockedRelations(first.reports));
+      const decided = decideSafeForms(first.reports, runChecks(first.reports, this.settings, CHECKS, target).findings);
+      if (decided.size === 0) return first;
+      return this.analysed(loaded, direction, from, decided);
+    }
+
+    private async analysed(
+      loaded: readonly Loaded[],
+      direction: Direction,
+      from: 'completed' | 'nothing',
+      safeForms: ReadonlyMap<string, readonly SafeFormDirective[]>,
+    ): Promise<{ reports: MigrationReport[]; analysis: AnalysisInfo }> {
       const transactionsDisabled = this.config.disableTransactions === true;
       const inputs = loaded.map((m) => ({ name: m.name, file: fileOf(m.info), module: m.module, loadError: m.error }));
       const completed = (await this.completedRows()).map((r) => r.name);
@@ -378,7 +402,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
           try {
             const prepared = await shadow.prepare(from === 'completed' ? completed : [], from === 'completed' ? 'target' : 'empty');
             const notice = prepared.notice && `knex-zd: the shadow database replays the completed migrations, because ${prepared.notice}; what no migration created is not in it.`;
-            return { reports: await shadow.analyse(inputs, direction), analysis: { mode: 'shadow', schema: prepared.schema, database: shadow.name, notice } };
+            return { reports: await shadow.analyse(inputs, direction, { safeForms }), analysis: { mode: 'shadow', schema: prepared.schema, database: shadow.name, notice } };
           } finally {
             await shadow.close();
           }
@@ -390,7 +414,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const out: MigrationReport[] = [];
       for (const input of inputs) {
         const session = independent.has(input.name) ? await CaptureSession.open(this.knex) : shared;
-        out.push(await analyzeMigration(this.knex, input, { direction, settings: this.settings, transactionsDisabled, session }));
+        out.push(await analyzeMigration(this.knex, input, { direction, settings: this.settings, transactionsDisabled, session, safeForms: safeForms.get(input.name) ?? [] }));
       }
       return { reports: out, analysis: { mode: 'capture', schema: null, database: null, notice } };
     }
@@ -452,7 +476,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const loaded = await this.loadByName(plan.migrations.map((m) => m.name));
       for (const [i, report] of plan.migrations.entries()) {
         const module = loaded[i].module!;
-        prepared.set(report.name, prepareMigration(module, report.name, report.transaction, this.settings));
+        prepared.set(report.name, prepareMigration(module, report.name, report.transaction, this.settings, report.safeForms ?? []));
       }
       return new StagedMigrationSource(this.source, hidden, prepared);
     }
