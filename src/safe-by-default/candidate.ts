@@ -35,9 +35,9 @@ function soleCommand(body: PgNode): PgNode | null {
 export function candidateKind(node: PgNode): SafeFormKind | null {
   const index = node.IndexStmt as PgNode | undefined;
   // ONLY (a partitioned or inherited table's parent alone) is left as written: its safe form would reach the children.
-  if (index) return !index.concurrent && index.relation && index.relation.inh !== false ? 'index' : null;
+  if (index) return !index.concurrent && index.relation && index.relation.inh === true ? 'index' : null;
   const alter = node.AlterTableStmt as PgNode | undefined;
-  if (!alter || (alter.objtype !== undefined && alter.objtype !== 'OBJECT_TABLE') || !alter.relation || alter.relation.inh === false) return null;
+  if (!alter || (alter.objtype !== undefined && alter.objtype !== 'OBJECT_TABLE') || alter.relation?.inh !== true) return null;
   const command = soleCommand(alter);
   if (!command) return null;
   if (command.subtype === 'AT_SetNotNull') return typeof command.name === 'string' ? 'not-null' : null;

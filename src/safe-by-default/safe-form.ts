@@ -15,7 +15,7 @@ import { deparseSync } from 'pgsql-deparser';
 import { loadParser, type PgNode } from '../analysis/parser.js';
 import { columnRefs, stringList } from '../analysis/classify/names.js';
 import { MigrationError } from '../errors.js';
-import { quoteQualified } from '../identifiers.js';
+import { quoteIdentifier, quoteQualified } from '../identifiers.js';
 import { constraintInfo, indexInfo, relationKind, tableSchema } from '../operations/catalog.js';
 import { validateStep } from '../operations/constraints.js';
 import { concurrentIndexSteps } from '../operations/indexes.js';
@@ -49,12 +49,8 @@ function refusal(directive: SafeFormDirective, why: string): MigrationError {
   });
 }
 
-/**
- * Renders a statement tree with the deparser and proves the rendering: parsed again, it must be
- * the same tree (byte offsets aside), or nothing runs.
- */
-export function renderStatement(node: PgNode): string {
-  const sql = deparseSync(node, { pretty: false });
+/** Proves that `sql` is `node`: parsed, it must be that very tree (byte offsets aside), or nothing runs. */
+function prove(sql: string, node: PgNode, how: string): string {
   let back: PgNode[] = [];
   try {
     back = ((parseSync(sql) as { stmts?: { stmt?: PgNode }[] }).stmts ?? []).map((s) => s.stmt ?? {});
@@ -62,11 +58,19 @@ export function renderStatement(node: PgNode): string {
     back = [];
   }
   if (back.length !== 1 || !isDeepStrictEqual(withoutLocations(back[0]), withoutLocations(node))) {
-    throw new MigrationError(`safeByDefault: the deparser's rendering of a safe form does not parse back to it; refusing to run it:\n  ${sql}`, {
+    throw new MigrationError(`safeByDefault: ${how} does not parse back to it; refusing to run it:\n  ${sql}`, {
       details: { statement: sql },
     });
   }
   return sql;
+}
+
+/**
+ * Renders a statement tree with the deparser and proves the rendering: parsed again, it must be
+ * the same tree (byte offsets aside), or nothing runs.
+ */
+export function renderStatement(node: PgNode): string {
+  return prove(deparseSync(node, { pretty: false }), node, "the deparser's rendering of a safe form");
 }
 
 function stageOf(directive: SafeFormDirective, fallback: Stage): Stage {
@@ -245,8 +249,12 @@ async function keyForm(knex: Knex, directive: SafeFormDirective, node: PgNode): 
     ...(constraint.deferrable ? { deferrable: true } : {}),
     ...(constraint.initdeferred ? { initdeferred: true } : {}),
   };
+  // Written out (identifiers only, all quoted), as addUniqueConstraint writes it: the deparser
+  // leaves the name after USING INDEX unquoted. Proved against the tree all the same.
+  const timing = `${constraint.deferrable ? ' DEFERRABLE' : ''}${constraint.initdeferred ? ' INITIALLY DEFERRED' : ''}`;
+  const attachSql = `ALTER TABLE ${quoteQualified(schema, table)} ADD CONSTRAINT ${quoteIdentifier(name)} ${primary ? 'PRIMARY KEY' : 'UNIQUE'} USING INDEX ${quoteIdentifier(name)}${timing}`;
   const attach: PlanStep = {
-    sql: renderStatement(withConstraint(parts, attached)),
+    sql: prove(attachSql, withConstraint(parts, attached), 'the attach statement'),
     transaction: 'inherit',
     description: 'attach the index as the constraint (catalog only)',
   };
