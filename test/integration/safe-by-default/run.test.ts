@@ -6,6 +6,7 @@
  * plain knex would run under a SHARE lock.
  */
 import test from 'ava';
+import type { Knex } from 'knex';
 import { createTestDatabase } from '../../helpers/db.js';
 import { createStagedMigrator } from '../../../src/migrator/staged-migrator.js';
 import { sendVerbatim } from '../../../src/runner/verbatim.js';
@@ -14,7 +15,7 @@ import { actions, migrationsFolder, migratorKnex, recordDriver, seedUsers, sessi
 
 const SETTINGS = { safeByDefault: true, checks: { smallTable: 0 } };
 
-async function catalog(knex: import('knex').Knex) {
+async function catalog(knex: Knex) {
   const constraints = await knex.raw(`SELECT conrelid::regclass::text AS t, conname, contype, convalidated FROM pg_constraint WHERE conrelid IN ('users'::regclass, 'tags'::regclass) ORDER BY 1, 2`);
   const indexes = await knex.raw(`SELECT indexrelid::regclass::text AS i, indisvalid FROM pg_index WHERE indrelid IN ('users'::regclass, 'tags'::regclass) ORDER BY 1`);
   const columns = await knex.raw(`SELECT attrelid::regclass::text AS t, attname, attnotnull FROM pg_attribute WHERE attrelid IN ('users'::regclass, 'tags'::regclass) AND attnum > 0 AND NOT attisdropped AND attname IN ('name', 'id') ORDER BY 1, 2`);

@@ -22,7 +22,7 @@ function numbered(m: MigrationReport): MigrationReport {
   return { ...m, statements: m.statements.map((s) => (candidateOf(s.sql) ? { ...s, candidate: next++ } : s)) };
 }
 
-async function decide(m: MigrationReport, options = settings, target = big) {
+function decide(m: MigrationReport, options = settings, target = big) {
   const reports = [numbered(m)];
   const decided = decideSafeForms(reports, runChecks(reports, options, CHECKS, target).findings);
   return (decided.get(m.name) ?? []).map((d) => [d.ordinal, d.kind, d.sql]);
@@ -30,7 +30,7 @@ async function decide(m: MigrationReport, options = settings, target = big) {
 
 test('a refused statement with a safe form runs in it, with its place, kind and what analysis found', async (t) => {
   const m = await report('001.js', ['CREATE TABLE fresh (id int)', 'CREATE INDEX fresh_id ON fresh (id)', INDEX, CHECK]);
-  t.deepEqual(await decide(m), [
+  t.deepEqual(decide(m), [
     [1, 'index', INDEX],
     [2, 'check', CHECK],
   ]);
@@ -40,23 +40,23 @@ test('a refused statement with a safe form runs in it, with its place, kind and 
 });
 
 test('what a check does not refuse runs as written: a small table, allowUnsafe, a warning, a check turned off', async (t) => {
-  t.deepEqual(await decide(await report('001.js', ['CREATE INDEX tiny_a ON tiny (a)'])), []);
-  t.deepEqual(await decide(await report('001.js', [INDEX], { allowUnsafe: { 'create-index-blocking': 'reviewed' } })), []);
-  t.deepEqual(await decide(await report('001.js', [INDEX]), parseSettings({ safeByDefault: true, checks: { unsafe: 'warning' } })), []);
-  t.deepEqual(await decide(await report('001.js', [INDEX]), parseSettings({ safeByDefault: true, checks: { 'create-index-blocking': 'off' } })), []);
+  t.deepEqual(decide(await report('001.js', ['CREATE INDEX tiny_a ON tiny (a)'])), []);
+  t.deepEqual(decide(await report('001.js', [INDEX], { allowUnsafe: { 'create-index-blocking': 'reviewed' } })), []);
+  t.deepEqual(decide(await report('001.js', [INDEX]), parseSettings({ safeByDefault: true, checks: { unsafe: 'warning' } })), []);
+  t.deepEqual(decide(await report('001.js', [INDEX]), parseSettings({ safeByDefault: true, checks: { 'create-index-blocking': 'off' } })), []);
 });
 
 test('a migration that opts out, declares transaction: true, or runs the statement in its own transaction keeps it as written', async (t) => {
   const base = await report('001.js', [INDEX]);
-  t.deepEqual(await decide({ ...base, safeByDefault: false }), []);
-  t.deepEqual(await decide({ ...base, transaction: true, transactionDeclared: true }), []);
-  t.deepEqual(await decide({ ...base, transaction: false, transactionDeclared: true }), [[0, 'index', INDEX]]);
-  t.deepEqual(await decide(await report('001.js', [{ sql: INDEX, inExplicitTransaction: true }], { transaction: false })), []);
+  t.deepEqual(decide({ ...base, safeByDefault: false }), []);
+  t.deepEqual(decide({ ...base, transaction: true, transactionDeclared: true }), []);
+  t.deepEqual(decide({ ...base, transaction: false, transactionDeclared: true }), [[0, 'index', INDEX]]);
+  t.deepEqual(decide(await report('001.js', [{ sql: INDEX, inExplicitTransaction: true }], { transaction: false })), []);
 });
 
 test('a refusal without a safe form stays one: a multi-command ALTER TABLE, a type change', async (t) => {
   const m = await report('001.js', ['ALTER TABLE orders ADD COLUMN x int, ADD CONSTRAINT x_positive CHECK (x > 0)', 'ALTER TABLE orders ALTER COLUMN total TYPE bigint']);
-  t.deepEqual(await decide(m), []);
+  t.deepEqual(decide(m), []);
 });
 
 test('in the second analysis, the refusal of a statement in its safe form is a note that says so, whatever checks.unsafe says', async (t) => {
