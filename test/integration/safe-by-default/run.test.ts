@@ -200,3 +200,28 @@ exports.down = async () => {};
   t.deepEqual(actions(driver.sent), planned);
   t.deepEqual((await sendVerbatim(db.knex, `SELECT indexrelid::regclass::text AS i, indisvalid FROM pg_index WHERE indrelid = '"t?"'::regclass`)).rows, [{ i: '"t?_c?_index"', indisvalid: true }]);
 });
+
+test.serial('a migration that opts out, or declares transaction: true, runs as written and its refusals stay errors', async (t) => {
+  const db = await createTestDatabase('safe');
+  const index = (config: string) => `exports.config = ${config};
+exports.up = (knex) => knex.schema.alterTable('users', (t) => { t.index('c'); });
+exports.down = async () => {};
+`;
+  const folder = await migrationsFolder({ '001_out.js': index('{ safeByDefault: false }'), '002_whole.js': index("{ transaction: true, stage: 'pre-deploy' }") });
+  const knex = migratorKnex(db.url, folder.dir, { ...SETTINGS, shadow: false });
+  t.teardown(async () => {
+    await knex.destroy();
+    await db.drop();
+    await folder.remove();
+  });
+  await seedUsers(db.knex);
+  const plan = await createStagedMigrator(knex).planLatest();
+  t.deepEqual(plan.migrations.map((m) => [m.name, m.transaction, m.safeForms]), [
+    ['001_out.js', true, undefined],
+    ['002_whole.js', true, undefined],
+  ]);
+  t.deepEqual(plan.checks.findings.filter((f) => f.code === 'create-index-blocking').map((f) => [f.migration, f.severity]), [
+    ['001_out.js', 'error'],
+    ['002_whole.js', 'error'],
+  ]);
+});
