@@ -46,6 +46,15 @@ test('what a check does not refuse runs as written: a small table, allowUnsafe, 
   t.deepEqual(decide(await report('001.js', [INDEX]), parseSettings({ safeByDefault: true, checks: { 'create-index-blocking': 'off' } })), []);
 });
 
+test('a table that an earlier migration of the same run creates holds no rows yet: its index runs as written', async (t) => {
+  const first = numbered(await report('001.js', ['CREATE TABLE fresh (id int)']));
+  const second = numbered(await report('002.js', ['CREATE INDEX fresh_id ON fresh (id)']));
+  const target = facts({ fresh: null });
+  const findings = runChecks([first, second], settings, CHECKS, target).findings;
+  t.deepEqual(findings.map((f) => [f.code, f.severity]), [['create-index-blocking', 'info']]);
+  t.is(decideSafeForms([first, second], findings).size, 0);
+});
+
 test('a migration that opts out, declares transaction: true, or runs the statement in its own transaction keeps it as written', async (t) => {
   const base = await report('001.js', [INDEX]);
   t.deepEqual(decide({ ...base, safeByDefault: false }), []);
