@@ -12,6 +12,8 @@ export interface MigrationConfig {
    * (greppable: `allowUnsafe`), e.g. `{ 'create-index-blocking': 'lookup table of 40 rows, checked 2025-03-01' }`.
    */
   allowUnsafe?: Record<string, string>;
+  /** `false`: this migration runs as written even when the knexfile sets `zeroDowntime.safeByDefault`. */
+  safeByDefault?: boolean;
 }
 
 declare module 'knex' {

@@ -83,6 +83,15 @@ export interface ZeroDowntimeOptions {
    * @default none: every migration is checked
    */
   startAfter?: string;
+  /**
+   * Run the safe form of what a check would refuse, with no change to the migration file:
+   * `CREATE INDEX` → `CONCURRENTLY`; `ADD FOREIGN KEY`/`CHECK` → `NOT VALID`, then `VALIDATE` in a
+   * transaction of its own; `SET NOT NULL` → through a validated CHECK; `ADD UNIQUE`/`PRIMARY KEY`
+   * → a unique index built concurrently, then `USING INDEX`. A migration with such a statement runs
+   * outside a transaction. A file opts out with `export const config = { safeByDefault: false }`.
+   * @default false
+   */
+  safeByDefault?: boolean;
 }
 
 /** Validated, fully defaulted, frozen settings. */
@@ -123,6 +132,8 @@ export interface Settings {
   readonly shadow: ShadowSetting;
   /** `startAfter`: the last migration exempt from the checks, as written in the knexfile; `null` when none. */
   readonly startAfter: string | null;
+  /** Run the safe form of refused statements (see {@link ZeroDowntimeOptions.safeByDefault}). */
+  readonly safeByDefault: boolean;
 }
 
 /** The `shadow` option, parsed. */
@@ -291,7 +302,7 @@ function parseTimeouts(raw: unknown): Settings['timeouts'] {
  */
 export function parseSettings(raw: unknown): Settings {
   const root = objectOption(raw, OPTION);
-  rejectUnknownKeys(root, ['stages', 'timeouts', 'quorum', 'checks', 'hotUpgrade', 'shadow', 'startAfter'], OPTION);
+  rejectUnknownKeys(root, ['stages', 'timeouts', 'quorum', 'checks', 'hotUpgrade', 'shadow', 'startAfter', 'safeByDefault'], OPTION);
 
   const stagesRaw = objectOption(root.stages, `${OPTION}.stages`);
   rejectUnknownKeys(stagesRaw, ['override', 'fallback'], `${OPTION}.stages`);
@@ -375,7 +386,17 @@ export function parseSettings(raw: unknown): Settings {
     };
   }
 
-  return deepFreeze({ stages: { override, fallback, fallbackIsDefault }, timeouts, quorum, checks, smallTable, hotUpgrade, shadow: shadowOption(root.shadow), startAfter: startAfterOption(root.startAfter) });
+  return deepFreeze({
+    stages: { override, fallback, fallbackIsDefault },
+    timeouts,
+    quorum,
+    checks,
+    smallTable,
+    hotUpgrade,
+    shadow: shadowOption(root.shadow),
+    startAfter: startAfterOption(root.startAfter),
+    safeByDefault: booleanOption(root.safeByDefault, false, `${OPTION}.safeByDefault`),
+  });
 }
 
 function startAfterOption(value: unknown): string | null {
@@ -383,6 +404,12 @@ function startAfterOption(value: unknown): string | null {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new ConfigError(`${OPTION}.startAfter must be the name of a migration file (e.g. '20240101120000_add_users.js'); got ${JSON.stringify(value) ?? typeof value}.`);
   }
+  return value;
+}
+
+function booleanOption(value: unknown, fallback: boolean, option: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new ConfigError(`${option} must be true or false; got ${describe(value)}.`, { details: { option } });
   return value;
 }
 

@@ -4,6 +4,8 @@ import { invertStage, isStage, resolveStage, type InferredStages, type Stage } f
 import { captureMigration, type Capture } from './capture/capture.js';
 import { CaptureSession } from './capture/capture-session.js';
 import type { CapturedStatement, Direction, MigrationReport } from './migration-types.js';
+import { SafeFormCursor } from '../safe-by-default/cursor.js';
+import type { SafeFormDirective } from '../safe-by-default/directive.js';
 
 /** A migration module as knex loads it, with the optional `config` knex-zero-downtime reads. */
 export interface MigrationModule {
@@ -16,6 +18,8 @@ export interface MigrationModule {
     transaction?: boolean;
     /** Check ids this migration opts out of, each with the reason a human judged it safe here. */
     allowUnsafe?: Record<string, string>;
+    /** `false`: run as written even with the knexfile's `safeByDefault`. */
+    safeByDefault?: boolean;
   };
 }
 
@@ -39,6 +43,11 @@ export interface AnalyzeMigrationOptions {
    * migrations analysed before this one change. @default a session of its own
    */
   readonly session?: CaptureSession;
+  /**
+   * With `settings.safeByDefault`: the statements to run in their safe form (decided from a first
+   * analysis and its checks). @default none
+   */
+  readonly safeForms?: readonly SafeFormDirective[];
 }
 
 /** Statement kinds that only read or change rows. */
@@ -100,6 +109,7 @@ function reportBase(migration: MigrationInput, direction: Direction) {
     allowUnsafe: wellFormedAllowUnsafe(config.allowUnsafe),
     declaredAllowUnsafe: config.allowUnsafe as unknown,
     transactionDeclared: typeof config.transaction === 'boolean',
+    ...(config.safeByDefault === false ? { safeByDefault: false } : {}),
   };
 }
 
@@ -118,13 +128,16 @@ export function buildReport(
   direction: Direction,
   found: FoundStatements,
   up: FoundStatements,
-  options: Pick<AnalyzeMigrationOptions, 'settings' | 'transactionsDisabled'> & { readonly transaction?: boolean; readonly analysedBy: 'shadow' | 'capture' },
+  options: Pick<AnalyzeMigrationOptions, 'settings' | 'transactionsDisabled' | 'safeForms'> & { readonly transaction?: boolean; readonly analysedBy: 'shadow' | 'capture' },
 ): MigrationReport {
+  const safeForms = options.safeForms ?? [];
   const config = migration.module?.config ?? {};
   const declared = isStage(config.stage) ? config.stage : undefined;
   const resolution = resolveStage({ name: migration.name, declared, inferred: countStages(up), settings: options.settings });
   const stage = resolution.stage && direction === 'down' ? invertStage(resolution.stage) : resolution.stage;
+  // A safe form builds indexes concurrently and validates in transactions of their own: the migration runs outside one.
   const transaction =
+    (safeForms.length > 0 ? false : undefined) ??
     options.transaction ??
     (typeof config.transaction === 'boolean'
       ? config.transaction && !options.transactionsDisabled
@@ -138,6 +151,7 @@ export function buildReport(
     statements: found.statements,
     error: found.error ?? (direction === 'down' && up !== found ? up.error : null),
     analysedBy: options.analysedBy,
+    ...(safeForms.length > 0 ? { safeForms } : {}),
   };
 }
 
@@ -159,7 +173,8 @@ export async function analyzeMigration(
   const unanalysable = unanalysableReport(migration, direction);
   if (unanalysable) return unanalysable;
   const module = migration.module!;
-  const capture = await captureMigration(knex, module[direction]!, options.session);
+  const cursor = options.settings.safeByDefault ? new SafeFormCursor(options.safeForms) : undefined;
+  const capture = await captureMigration(knex, module[direction]!, options.session, cursor);
   // The stage belongs to the migration's `up`; a revert runs the inverse stage. A throw-away
   // session: the up's effects must not enter the plan's model.
   const up: Capture =

@@ -1,6 +1,7 @@
 import type { Stage, StageSource } from '../stages.js';
 import type { Finding, LockMode, StatementAnalysis } from './types.js';
 import type { StepTransaction } from '../operations/plan.js';
+import type { SafeFormDirective } from '../safe-by-default/directive.js';
 
 /** Which way a migration is being run. */
 export type Direction = 'up' | 'down';
@@ -22,6 +23,13 @@ export interface CapturedStatement {
   readonly analysis: StatementAnalysis;
   /** What happened when it ran in the shadow database (shadow mode only). */
   readonly trace?: StatementTrace;
+  /**
+   * With `safeByDefault`: the place of the statement among the migration's statements that have
+   * a safe form (0 is the first), when it is one of them.
+   */
+  readonly candidate?: number;
+  /** With `safeByDefault`: set on each step of a statement's safe form, the statement it replaces. */
+  readonly safeForm?: SafeFormDirective;
 }
 
 /** A lock PostgreSQL granted, as `pg_locks` showed it while the statement's transaction was open. */
@@ -97,6 +105,13 @@ export interface MigrationReport {
   readonly error: Error | null;
   /** How the statements were found: run in a shadow database and traced, or captured without running. */
   readonly analysedBy?: 'shadow' | 'capture';
+  /** False when the file opts out of `safeByDefault` (`export const config = { safeByDefault: false }`). */
+  readonly safeByDefault?: boolean;
+  /**
+   * The statements that run in their safe form (`safeByDefault`), in the order the migration sends
+   * them; the migration then runs outside a transaction. Absent when none does.
+   */
+  readonly safeForms?: readonly SafeFormDirective[];
 }
 
 /** A finding tied to a migration (and a statement), as `check` prints it. */
@@ -114,4 +129,6 @@ export interface CheckFinding extends Finding {
   readonly allowed?: { readonly reason: string };
   /** Set when every table of `tables` is below `checks.smallTable`: kept as a note that says why. */
   readonly smallTable?: { readonly note: string };
+  /** Set when the statement runs in its safe form (`safeByDefault`): kept as a note that says what runs instead. */
+  readonly safeForm?: { readonly note: string };
 }

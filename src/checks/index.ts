@@ -94,6 +94,11 @@ export function runChecks(
       // The safe alternative is written in the migration file's own syntax (require or import).
       const hint = finding.hint === undefined || !migration ? finding.hint : hintForModule(finding.hint, moduleKindOf(migration.file));
       const adjusted: CheckFinding = { ...finding, ...(configured ? { severity: configured } : {}), ...(hint === undefined ? {} : { hint }) };
+      // safeByDefault runs the statement in its safe form: the refusal becomes a note that says so.
+      if (finding.safeForm) {
+        findings.push({ ...adjusted, severity: 'info' });
+        continue;
+      }
       const reason = unsafe && migration && Object.hasOwn(migration.allowUnsafe, finding.code) ? migration.allowUnsafe[finding.code] : undefined;
       if (reason !== undefined) {
         findings.push({ ...adjusted, severity: 'info', allowed: { reason } });

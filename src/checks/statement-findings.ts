@@ -3,6 +3,9 @@ import type { CheckFinding } from '../analysis/migration-types.js';
 import type { Check } from './types.js';
 import { tablesCreatedBefore } from './unsafe/statements.js';
 import { forServerVersion } from './server-version.js';
+import { SAFE_FORM_FINDING } from '../safe-by-default/candidate.js';
+import type { SafeFormDirective } from '../safe-by-default/directive.js';
+import { safeFormNote } from '../safe-by-default/notes.js';
 
 /** Ids of statement findings that are not about unsafe locking (so `checks.unsafe` leaves them alone). */
 const NOT_UNSAFE = new Set(['unclassified-statement', 'parse-error']);
@@ -22,7 +25,18 @@ export const statementFindings: Check = {
   run({ migrations, target }) {
     const findings: CheckFinding[] = [];
     for (const m of migrations) {
+      // safeByDefault: what was found about a statement that runs in its safe form, where its safe form runs.
+      const pending = new Map((m.safeForms ?? []).map((d) => [d.ordinal, d]));
+      const safeFormFindings = (directive: SafeFormDirective) => {
+        pending.delete(directive.ordinal);
+        for (const f of directive.findings) {
+          const finding: CheckFinding = { ...forServerVersion(f, target?.serverVersion ?? null), migration: m.name, statement: directive.sql };
+          findings.push(f.code === SAFE_FORM_FINDING[directive.kind] ? { ...finding, safeForm: { note: safeFormNote(directive.kind) } } : finding);
+        }
+      };
       m.statements.forEach((s, index) => {
+        const directive = s.safeForm && pending.get(s.safeForm.ordinal);
+        if (directive) safeFormFindings(directive);
         // A safe operation's steps are already the safe form of what the findings warn about.
         if (s.operation) return;
         for (const f of s.analysis.findings) {
@@ -37,6 +51,8 @@ export const statementFindings: Check = {
           findings.push(tables.length > 0 ? { ...finding, tables } : finding);
         }
       });
+      // A safe form with nothing left to run (an earlier, interrupted run finished its work).
+      for (const directive of [...pending.values()]) safeFormFindings(directive);
     }
     return findings;
   },

@@ -4,6 +4,7 @@ import { NO_TARGET_FACTS, type TargetFacts } from '../analysis/table-stats.js';
 import { versionText } from '../checks/server-version.js';
 import { tablesCreatedBefore } from '../checks/unsafe/statements.js';
 import type { MigrationPlan, MigrationStatus } from '../migrator/staged-migrator.js';
+import { safeFormPlaces, safeFormSummary } from '../safe-by-default/report.js';
 import type { palette} from './output.js';
 import { table } from './output.js';
 
@@ -49,7 +50,12 @@ export function formatMigration(m: MigrationReport, c: Palette, target: TargetFa
   const lines = [`${c.bold(m.name)}  ${stageLabel(m, c)}  ${c.dim(mode)}`];
   if (m.error) lines.push(`  ${c.red(`could not be analysed: ${m.error.message}`)}`);
   if (m.statements.length === 0 && !m.error) lines.push(c.dim('  (no statements)'));
+  const safeForms = safeFormPlaces(m);
+  const summary = safeFormSummary(m);
+  if (summary) lines.push(`  ${c.cyan(summary)}`);
   m.statements.forEach((s, i) => {
+    const original = safeForms.starts.get(i);
+    if (original) lines.push(`  ${c.cyan('safe form of:')} ${original.sql.replace(/\s*\n\s*/g, ' ')}`);
     const lock = s.analysis.lock ? `${s.analysis.lock} on ${s.analysis.relation}` : 'no table lock';
     const lockColored = s.analysis.lock === 'ACCESS EXCLUSIVE' ? c.yellow(lock) : lock;
     const via = s.operation ? c.dim(` via ${s.operation.name}`) : '';
@@ -61,6 +67,7 @@ export function formatMigration(m: MigrationReport, c: Palette, target: TargetFa
       lines.push(estimate.blocks && estimate.seconds !== null && estimate.seconds >= 1 ? c.yellow(text) : c.dim(text));
     }
   });
+  for (const original of safeForms.done) lines.push(`  ${c.cyan('safe form of:')} ${original.sql.replace(/\s*\n\s*/g, ' ')}  ${c.dim('(already done: nothing left to run)')}`);
   return lines.join('\n');
 }
 
@@ -71,6 +78,7 @@ export function formatFinding(f: CheckFinding, c: Palette): string {
   if (f.statement) lines.push(c.dim(`  statement: ${f.statement.replace(/\s*\n\s*/g, ' ')}`));
   if (f.allowed) lines.push(`  ${c.cyan('allowed by config.allowUnsafe:')} ${f.allowed.reason}`);
   else if (f.smallTable) lines.push(`  ${c.cyan('small table:')} ${f.smallTable.note}`);
+  else if (f.safeForm) lines.push(`  ${c.cyan(f.safeForm.note)}`);
   else if (f.hint) lines.push(`  ${c.green('safe alternative:')}`, ...f.hint.split('\n').map((l) => `    ${l}`));
   return lines.join('\n');
 }
@@ -156,6 +164,7 @@ export function migrationJson(m: MigrationReport, target: TargetFacts = NO_TARGE
     transaction: m.transaction,
     analysedBy: m.analysedBy ?? 'capture',
     error: m.error ? m.error.message : null,
+    ...(m.safeForms ? { safeForms: m.safeForms.map((d) => ({ ordinal: d.ordinal, statement: d.sql, kind: d.kind })) } : {}),
     statements: m.statements.map((s, i) => ({
       sql: s.sql,
       summary: s.analysis.summary,
@@ -173,6 +182,7 @@ export function migrationJson(m: MigrationReport, target: TargetFacts = NO_TARGE
       findings: s.analysis.findings,
       trace: s.trace ?? null,
       tables: locksJson(locks[i]),
+      ...(s.safeForm ? { safeFormOf: { ordinal: s.safeForm.ordinal, statement: s.safeForm.sql } } : {}),
     })),
   };
 }

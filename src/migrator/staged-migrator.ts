@@ -15,6 +15,8 @@ import { assertNoMissingFiles, assertOverridesMatch, migrationsLocation, unknown
 import { withMigrationLock, type MigrationLockOptions } from './migration-lock.js';
 import { findStageOrderConflicts, splitPreDeployRollback, type PreDeployRollback, type StageOrderConflict, type WaitingRevert } from './stage-order.js';
 import { prepareMigration } from './prepare-migration.js';
+import { decideSafeForms } from '../safe-by-default/decide.js';
+import type { SafeFormDirective } from '../safe-by-default/directive.js';
 import { StagedMigrationSource, type PreparedMigration } from './staged-migration-source.js';
 
 /** The options the staged commands add to knex's migrator config. */
@@ -339,13 +341,14 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const batches = new Map(rows.map((r) => [r.name, r.batch]));
       // The completed migrations are history: their stages come from capture mode, each against the
       // current schema, so that a status never runs the whole history in a shadow database; the
-      // pending ones are analysed as migrate:plan analyses them.
+      // pending ones are analysed as migrate:plan analyses them (safe forms keep each statement's
+      // stage: the first analysis tells the stages).
       const loaded = await this.load(infos);
       const done = loaded.filter((m) => batches.has(m.name));
       const pending = loaded.filter((m) => !batches.has(m.name));
       const byName = new Map<string, MigrationReport>();
       for (const r of await this.captured(done, 'up', new Set(done.map((m) => m.name)))) byName.set(r.name, r);
-      if (pending.length > 0) for (const r of (await this.reports(pending, 'up', 'completed')).reports) byName.set(r.name, r);
+      if (pending.length > 0) for (const r of (await this.reports(pending, 'up', 'completed', false)).reports) byName.set(r.name, r);
       const reports = loaded.map((m) => byName.get(m.name)!);
       const exempt = await this.baseline();
       const listed: MigrationStatus[] = reports.map((m) => ({
@@ -432,7 +435,28 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
      * else in capture mode, one session carrying what each changes to the ones after it (completed
      * migrations, for `check` and `status`, each against the current schema alone).
      */
-    private async reports(loaded: readonly Loaded[], direction: Direction, from: 'completed' | 'nothing'): Promise<{ reports: MigrationReport[]; analysis: AnalysisInfo }> {
+    private async reports(
+      loaded: readonly Loaded[],
+      direction: Direction,
+      from: 'completed' | 'nothing',
+      safeForms = true,
+    ): Promise<{ reports: MigrationReport[]; analysis: AnalysisInfo }> {
+      const first = await this.analysed(loaded, direction, from, new Map());
+      if (!this.settings.safeByDefault || !safeForms) return first;
+      // safeByDefault: the statements the checks refuse and that have a safe form are known once
+      // the first analysis is checked; a second one runs them in their safe form, as the real run will.
+      const target = await loadTargetFacts(this.knex, lockedRelations(first.reports));
+      const decided = decideSafeForms(first.reports, runChecks(first.reports, this.settings, CHECKS, target, await this.baseline()).findings);
+      if (decided.size === 0) return first;
+      return this.analysed(loaded, direction, from, decided);
+    }
+
+    private async analysed(
+      loaded: readonly Loaded[],
+      direction: Direction,
+      from: 'completed' | 'nothing',
+      safeForms: ReadonlyMap<string, readonly SafeFormDirective[]>,
+    ): Promise<{ reports: MigrationReport[]; analysis: AnalysisInfo }> {
       const inputs = loaded.map((m) => ({ name: m.name, file: fileOf(m.info), module: m.module, loadError: m.error }));
       const completed = (await this.completedRows()).map((r) => r.name);
       let notice: string | null = null;
@@ -442,7 +466,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
           try {
             const prepared = await shadow.prepare(from === 'completed' ? completed : [], from === 'completed' ? 'target' : 'empty');
             const notice = prepared.notice && `knex-zd: the shadow database replays the completed migrations, because ${prepared.notice}; what no migration created is not in it.`;
-            return { reports: await shadow.analyse(inputs, direction), analysis: { mode: 'shadow', schema: prepared.schema, database: shadow.name, notice } };
+            return { reports: await shadow.analyse(inputs, direction, { safeForms }), analysis: { mode: 'shadow', schema: prepared.schema, database: shadow.name, notice } };
           } finally {
             await shadow.close();
           }
@@ -450,21 +474,26 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
         notice = `knex-zd: no shadow database (${shadow.reason}); analysing in capture mode. Set zeroDowntime.shadow to a scratch database URL, or to false to silence this.`;
       }
       const independent = from === 'nothing' ? new Set(completed) : new Set<string>();
-      return { reports: await this.captured(loaded, direction, independent), analysis: { mode: 'capture', schema: null, database: null, notice } };
+      return { reports: await this.captured(loaded, direction, independent, safeForms), analysis: { mode: 'capture', schema: null, database: null, notice } };
     }
 
     /**
      * Capture mode: one session carries what each migration changes to the ones after it, except
      * for the `independent` ones, each captured on its own against the current schema.
      */
-    private async captured(loaded: readonly Loaded[], direction: Direction, independent: ReadonlySet<string>): Promise<MigrationReport[]> {
+    private async captured(
+      loaded: readonly Loaded[],
+      direction: Direction,
+      independent: ReadonlySet<string>,
+      safeForms: ReadonlyMap<string, readonly SafeFormDirective[]> = new Map(),
+    ): Promise<MigrationReport[]> {
       const transactionsDisabled = this.config.disableTransactions === true;
       const shared = await CaptureSession.open(this.knex);
       const out: MigrationReport[] = [];
       for (const m of loaded) {
         const input = { name: m.name, file: fileOf(m.info), module: m.module, loadError: m.error };
         const session = independent.has(m.name) ? await CaptureSession.open(this.knex) : shared;
-        out.push(await analyzeMigration(this.knex, input, { direction, settings: this.settings, transactionsDisabled, session }));
+        out.push(await analyzeMigration(this.knex, input, { direction, settings: this.settings, transactionsDisabled, session, safeForms: safeForms.get(m.name) ?? [] }));
       }
       return out;
     }
@@ -579,7 +608,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
       const loaded = await this.loadByName(plan.migrations.map((m) => m.name));
       for (const [i, report] of plan.migrations.entries()) {
         const module = loaded[i].module!;
-        prepared.set(report.name, prepareMigration(module, report.name, report.transaction, this.settings));
+        prepared.set(report.name, prepareMigration(module, report.name, report.transaction, this.settings, report.safeForms ?? []));
       }
       return new StagedMigrationSource(this.source, hidden, prepared);
     }

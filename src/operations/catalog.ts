@@ -7,6 +7,7 @@ import {
   modelPrimaryKey,
   modelReferencingForeignKeys,
   modelRelationKind,
+  modelTableSchema,
   modelViewDefinition,
   modelViewReadsFrom,
 } from '../analysis/capture/operation-catalog.js';
@@ -32,6 +33,25 @@ export async function resolveSchema(knex: Knex, schema?: string): Promise<string
   const [row] = await rows<{ schema: string | null }>(knex, 'SELECT current_schema() AS schema');
   if (!row?.schema) throw new Error('current_schema() is NULL: the search_path names no existing schema; pass { schema }.');
   return row.schema;
+}
+
+/**
+ * The schema of a table as a statement names it: the schema it gives, else the first schema of
+ * the search path that has a relation of that name (as PostgreSQL resolves it), else the
+ * connection's `current_schema()` (where PostgreSQL will report the table missing).
+ */
+export async function tableSchema(knex: Knex, schema: string | null, table: string): Promise<string> {
+  if (schema !== null) return resolveSchema(knex, schema);
+  assertIdentifier(table, 'table');
+  const session = captureSessionOf(knex);
+  const found = session
+    ? await modelTableSchema(session, table)
+    : ((await rows<{ schema: string }>(
+        knex,
+        'SELECT n.nspname AS schema FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(?))',
+        [table],
+      ))[0]?.schema ?? null);
+  return found ?? resolveSchema(knex);
 }
 
 /** `pg_class.relkind` of a relation (`'r'` table, `'p'` partitioned table, `'v'` view, `'i'` index…), or `null` when absent. */

@@ -58,60 +58,69 @@ async function nativeNotNull(knex: Knex, schema: string, table: string, column: 
 export async function setNotNull(knex: Knex, table: string, column: string, options: SetNotNullOptions = {}): Promise<OperationPlan> {
   const operation = 'setNotNull';
   const schema = await resolveSchema(knex, options.schema);
+  const steps = await setNotNullSteps(knex, operation, schema, table, column, options);
+  return runPlan(knex, { operation, stage: 'post-deploy', steps, reverse: `await dropNotNull(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)});` });
+}
+
+/** The steps of {@link setNotNull} for a column, from what the catalog shows (also the safe form of `SET NOT NULL` under `safeByDefault`). @internal */
+export async function setNotNullSteps(
+  knex: Knex,
+  operation: string,
+  schema: string,
+  table: string,
+  column: string,
+  options: Pick<SetNotNullOptions, 'native' | 'name'> = {},
+): Promise<PlanStep[]> {
   const info = await columnInfo(knex, schema, table, column);
   // While analysing, the column may come from an earlier migration that is still pending:
   // plan as if it were there and nullable, which is what will be true when this one runs.
-  if (!info && !activeCaptureRecorder()) throw new MigrationError(`setNotNull: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
+  if (!info && !activeCaptureRecorder()) throw new MigrationError(`${operation}: the column ${quoteQualified(schema, table)}.${quoteIdentifier(column)} does not exist.`, { details: { operation } });
   const target = quoteQualified(schema, table);
   const name = options.name ?? notNullCheckName(table, column);
   assertIdentifier(name, 'constraint name');
   const native = options.native ?? (await serverVersionNum(knex)) >= 180000;
-  let steps: PlanStep[];
   if (native) {
     // PostgreSQL 18 records NOT NULL in pg_constraint; attnotnull is set even while NOT VALID.
     const existing = await nativeNotNull(knex, schema, table, column);
     if (!existing) {
-      steps = [
+      return [
         { sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} NOT NULL ${quoteIdentifier(column)} NOT VALID`, transaction: 'inherit', description: 'refuse new NULLs (brief lock)' },
         validateStep(schema, table, name),
       ];
-    } else {
-      steps = existing.validated ? [] : [validateStep(schema, table, existing.name)];
     }
-  } else {
-    const check = await constraintInfo(knex, schema, table, name);
-    if (check) {
-      const ours = await expressionSql(`${quoteIdentifier(column)} IS NOT NULL`, 'check expression');
-      if (check.type !== 'c' || !sameExpression(checkExpression(check.definition), ours.node)) {
-        throw notOursError({
-          operation,
-          what: 'a constraint',
-          schema,
-          name,
-          table,
-          definition: check.definition,
-          expected: `CHECK (${quoteIdentifier(column)} IS NOT NULL)`,
-          option: `Pass another name for the temporary CHECK: setNotNull(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)}, { name: '…' }).`,
-        });
-      }
-    }
-    const addCheck: PlanStep = {
-      sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK (${quoteIdentifier(column)} IS NOT NULL) NOT VALID`,
-      transaction: 'inherit',
-      description: 'refuse new NULLs (brief lock)',
-    };
-    const setStep: PlanStep = {
-      sql: `ALTER TABLE ${target} ALTER COLUMN ${quoteIdentifier(column)} SET NOT NULL`,
-      transaction: 'inherit',
-      description: 'no scan: PostgreSQL uses the valid CHECK as proof',
-    };
-    const dropCheck: PlanStep = { sql: `ALTER TABLE ${target} DROP CONSTRAINT ${quoteIdentifier(name)}`, transaction: 'inherit', description: 'the CHECK is redundant now' };
-    if (info?.notNull) steps = check ? [dropCheck] : [];
-    else if (!check) steps = [addCheck, validateStep(schema, table, name), setStep, dropCheck];
-    else if (!check.validated) steps = [validateStep(schema, table, name), setStep, dropCheck];
-    else steps = [setStep, dropCheck];
+    return existing.validated ? [] : [validateStep(schema, table, existing.name)];
   }
-  return runPlan(knex, { operation, stage: 'post-deploy', steps, reverse: `await dropNotNull(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)});` });
+  const check = await constraintInfo(knex, schema, table, name);
+  if (check) {
+    const ours = await expressionSql(`${quoteIdentifier(column)} IS NOT NULL`, 'check expression');
+    if (check.type !== 'c' || !sameExpression(checkExpression(check.definition), ours.node)) {
+      throw notOursError({
+        operation,
+        what: 'a constraint',
+        schema,
+        name,
+        table,
+        definition: check.definition,
+        expected: `CHECK (${quoteIdentifier(column)} IS NOT NULL)`,
+        option: `Pass another name for the temporary CHECK: setNotNull(knex, ${JSON.stringify(table)}, ${JSON.stringify(column)}, { name: '…' }).`,
+      });
+    }
+  }
+  const addCheck: PlanStep = {
+    sql: `ALTER TABLE ${target} ADD CONSTRAINT ${quoteIdentifier(name)} CHECK (${quoteIdentifier(column)} IS NOT NULL) NOT VALID`,
+    transaction: 'inherit',
+    description: 'refuse new NULLs (brief lock)',
+  };
+  const setStep: PlanStep = {
+    sql: `ALTER TABLE ${target} ALTER COLUMN ${quoteIdentifier(column)} SET NOT NULL`,
+    transaction: 'inherit',
+    description: 'no scan: PostgreSQL uses the valid CHECK as proof',
+  };
+  const dropCheck: PlanStep = { sql: `ALTER TABLE ${target} DROP CONSTRAINT ${quoteIdentifier(name)}`, transaction: 'inherit', description: 'the CHECK is redundant now' };
+  if (info?.notNull) return check ? [dropCheck] : [];
+  if (!check) return [addCheck, validateStep(schema, table, name), setStep, dropCheck];
+  if (!check.validated) return [validateStep(schema, table, name), setStep, dropCheck];
+  return [setStep, dropCheck];
 }
 
 /**

@@ -104,6 +104,22 @@ export function sameUnique(definition: string, columns: readonly string[]): bool
 }
 
 /**
+ * True when a UNIQUE or PRIMARY KEY constraint's definition (`pg_get_constraintdef`) has the
+ * kind, key columns, INCLUDE columns and NULLS NOT DISTINCT of `constraint` (a parsed
+ * `ADD CONSTRAINT` node).
+ */
+export function sameKey(definition: string, constraint: Node): boolean {
+  const c = constraintNode(definition);
+  if (!c) return false;
+  return (
+    c.contype === constraint.contype &&
+    isDeepStrictEqual(names(c.keys), names(constraint.keys)) &&
+    isDeepStrictEqual(names(c.including), names(constraint.including)) &&
+    (c.nulls_not_distinct === true) === (constraint.nulls_not_distinct === true)
+  );
+}
+
+/**
  * True when two FOREIGN KEY definitions have the same columns, referenced columns, actions and
  * match type (the referenced table is compared by the caller, from the catalog: the definition
  * qualifies it only when it is not on the search_path).
@@ -115,6 +131,21 @@ export function sameForeignKey(definition: string, clause: string): boolean {
       : null;
   const theirs = shape(constraintNode(definition));
   return theirs !== null && isDeepStrictEqual(theirs, shape(constraintNode(clause)));
+}
+
+/**
+ * True when a FOREIGN KEY definition (`pg_get_constraintdef`) is `constraint` (a parsed
+ * `ADD CONSTRAINT` node): same columns, actions and match type, and the same referenced columns
+ * when the statement names them (without them it references the primary key, which the
+ * definition spells out). The referenced table is compared by the caller, from the catalog.
+ */
+export function sameForeignKeyConstraint(definition: string, constraint: Node): boolean {
+  const theirs = constraintNode(definition);
+  if (theirs?.contype !== 'CONSTR_FOREIGN') return false;
+  const shape = (c: Node) => [names(c.fk_attrs), c.fk_matchtype, c.fk_upd_action, c.fk_del_action, names(c.fk_del_set_cols)];
+  if (!isDeepStrictEqual(shape(theirs), shape(constraint))) return false;
+  const referenced = names(constraint.pk_attrs);
+  return referenced.length === 0 || isDeepStrictEqual(names(theirs.pk_attrs), referenced);
 }
 
 /** The parts of an index that make it the same index, from a `CREATE INDEX` statement. */

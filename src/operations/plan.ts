@@ -4,6 +4,7 @@ import type { Stage } from '../stages.js';
 import { processSingleton } from '../process-singleton.js';
 import { shadowObserverOf } from '../analysis/shadow/observer.js';
 import { sendVerbatim } from '../runner/verbatim.js';
+import type { SafeFormDirective } from '../safe-by-default/directive.js';
 
 /**
  * How a step relates to transactions:
@@ -44,6 +45,8 @@ export interface OperationPlan {
   readonly steps: readonly PlanStep[];
   /** How to undo it, as the operation call to paste into `down`. */
   readonly reverse?: string;
+  /** Set when the plan is the safe form of a migration's own statement (`safeByDefault`): that statement. */
+  readonly safeForm?: SafeFormDirective;
 }
 
 /** Receives what a migration would run, instead of running it (see `analyzeMigration`). */

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { parseSettings, type Settings } from '../config.js';
 import { processSingleton } from '../process-singleton.js';
+import type { SafeFormCursor } from '../safe-by-default/cursor.js';
 
 /** What the runner knows while a migration (or a lone operation) runs. */
 export interface RunnerContext {
@@ -9,6 +10,8 @@ export interface RunnerContext {
   readonly name: string | null;
   readonly direction: 'up' | 'down';
   readonly settings: Settings;
+  /** With `safeByDefault`: this run's statements that have a safe form, and which of them run in it. */
+  readonly safeForms?: SafeFormCursor;
 }
 
 const runStorage = processSingleton('runner-context', () => new AsyncLocalStorage<RunnerContext>());

@@ -1,7 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Knex } from 'knex';
 import { loadParser } from '../analysis/parser.js';
-import { TransactionPoolingError, ZeroDowntimeError } from '../errors.js';
+import { MigrationError, TransactionPoolingError, ZeroDowntimeError } from '../errors.js';
+import { currentPlanStep } from '../operations/plan.js';
+import { runSafeForm } from '../safe-by-default/safe-form.js';
 import { processSingleton } from '../process-singleton.js';
 import { guardConcurrentBuild, type BuildGuard } from './concurrent-build.js';
 import type { RunnerContext } from './context.js';
@@ -34,6 +36,7 @@ export function withStatementScope<T>(scope: StatementScope, fn: () => Promise<T
 
 interface DriverClient {
   _query(connection: unknown, obj: QueryObject): Promise<QueryObject>;
+  positionBindings?(sql: string): string;
   transacting?: boolean;
 }
 
@@ -217,15 +220,46 @@ export function transactionPoolingError(statement: RunnerStatement, sql: string,
   return new TransactionPoolingError(lines.join('\n'), { details: { statement: sql, evidence } });
 }
 
+/**
+ * `safeByDefault`: when the statement is one the plan runs in its safe form, runs that instead, on
+ * this very connection (the migration runs outside a transaction; the pool may have no other
+ * connection to give), and answers knex as the statement would have; else `null`.
+ */
+async function safeFormInstead(
+  client: Knex.Client & DriverClient,
+  connection: unknown,
+  obj: QueryObject,
+  context: RunnerContext,
+  bindTo: ((connection: unknown) => Knex) | undefined,
+): Promise<QueryObject | null> {
+  // The safe form's own steps and catalog reads are not the migration's statements.
+  if (!context.safeForms || currentPlanStep()) return null;
+  // knex's driver text (`?` → `$n`) against the plan's statement as the migration wrote it.
+  const counted = context.safeForms.take(obj.sql, obj.bindings, (sql) => client.positionBindings?.(sql) ?? sql);
+  if (!counted?.directive) return null;
+  const status = (connection as PgConnection).getTransactionStatus?.() ?? 'I';
+  if (client.transacting || status !== 'I' || !bindTo) {
+    throw new MigrationError(`safeByDefault cannot run\n  ${counted.directive.sql}\nin its safe form inside a transaction; the plan ran it outside one. Plan again (knex-zd migrate:plan).`, {
+      details: { statement: counted.directive.sql },
+    });
+  }
+  await runSafeForm(bindTo(connection), counted.directive);
+  const command = /^\s*(\w+)/.exec(obj.sql)?.[1]?.toUpperCase() ?? '';
+  return { ...obj, response: { command, rowCount: null, rows: [], fields: [] } as QueryObject['response'] };
+}
+
 async function runWithTimeouts(
   client: Knex.Client & DriverClient,
   base: BaseQuery,
   connection: unknown,
   obj: QueryObject,
   context: RunnerContext,
+  bindTo?: (connection: unknown) => Knex,
 ): Promise<QueryObject> {
   if (typeof obj.sql !== 'string' || obj.zdInternal === true) return base(connection, obj);
   await loadParser();
+  const instead = await safeFormInstead(client, connection, obj, context, bindTo);
+  if (instead) return instead;
   const statement = runnerStatement(obj.sql);
   if (statement.kind === 'control') return base(connection, obj);
   const run = new StatementRun(client, base, connection, obj, context, statement);
@@ -264,6 +298,15 @@ export function hasTimeouts(knex: Knex): boolean {
 export function withTimeouts(knex: Knex, context: RunnerContext): Knex {
   if (wrapped.has(knex)) return knex;
   const Base = knex.client.constructor as new (...args: never[]) => Knex.Client & DriverClient;
+  // The same instance on one connection that it keeps (a safe form's steps run on the connection of the statement they replace).
+  const bindTo = (connection: unknown): Knex => {
+    const bound = clone.withUserParams((clone as { userParams?: Record<string, unknown> }).userParams ?? {});
+    const client = bound.client as unknown as { acquireConnection(): Promise<unknown>; releaseConnection(connection: unknown): Promise<void> };
+    client.acquireConnection = () => Promise.resolve(connection);
+    client.releaseConnection = () => Promise.resolve();
+    wrapped.set(bound, context);
+    return bound;
+  };
   class TimeoutClient extends Base {
     override query(connection: unknown, obj: unknown): Promise<unknown> {
       // knex prefixes every query error's message with the SQL; ours already quotes it.
@@ -275,7 +318,7 @@ export function withTimeouts(knex: Knex, context: RunnerContext): Knex {
 
     override _query(connection: unknown, obj: QueryObject): Promise<QueryObject> {
       const base: BaseQuery = (conn, query) => super._query(conn, query);
-      return runWithTimeouts(this, base, connection, obj, context).catch((error: unknown) => {
+      return runWithTimeouts(this, base, connection, obj, context, bindTo).catch((error: unknown) => {
         if (error instanceof ZeroDowntimeError) rememberMessage(error);
         throw error;
       });

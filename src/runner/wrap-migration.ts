@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import type { Settings } from '../config.js';
+import { SafeFormCursor } from '../safe-by-default/cursor.js';
+import type { SafeFormDirective } from '../safe-by-default/directive.js';
 import { sqlStateOf, LockTimeoutError } from '../errors.js';
 import { LOCK_NOT_AVAILABLE } from './backoff.js';
 import { withRunnerContext, type RunnerContext } from './context.js';
@@ -16,6 +18,8 @@ export interface RunContext {
   /** True when knex runs the migration inside a transaction. */
   readonly transaction: boolean;
   readonly settings: Settings;
+  /** The statements the plan runs in their safe form (`safeByDefault`); the migration then runs outside a transaction. */
+  readonly safeForms?: readonly SafeFormDirective[];
 }
 
 /** The savepoint the whole migration is retried from when it runs inside a transaction. */
@@ -98,8 +102,10 @@ export function wrapMigration(migration: Knex.Migration, context: RunContext): K
   for (const direction of ['up', 'down'] as const) {
     const fn = migration[direction] as MigrationFn | undefined;
     if (typeof fn !== 'function') continue;
-    const runner: RunnerContext = { name: context.name, direction, settings: context.settings };
+    const safeForms = context.safeForms ?? [];
     wrapped[direction] = async (knex: Knex) => {
+      // Each run counts the migration's statements that have a safe form from the first one.
+      const runner: RunnerContext = { name: context.name, direction, settings: context.settings, ...(safeForms.length > 0 ? { safeForms: new SafeFormCursor(safeForms) } : {}) };
       const bound: MigrationFn = (k) => fn.call(migration, k);
       return isTransaction(knex)
         ? runInTransaction(bound, knex, runner)

@@ -18,6 +18,8 @@ import type { StatementAnalysis } from '../types.js';
 import { withCaptureRecorder, type OperationPlan } from '../../operations/plan.js';
 import { ZeroDowntimeError } from '../../errors.js';
 import { processSingleton } from '../../process-singleton.js';
+import type { SafeFormCursor } from '../../safe-by-default/cursor.js';
+import { runSafeForm } from '../../safe-by-default/safe-form.js';
 import { CaptureSession } from './capture-session.js';
 import { answerIntrospection } from './knex-introspection.js';
 import { judgeRead } from './read-policy.js';
@@ -46,6 +48,8 @@ interface Pending {
   statementTimeout: boolean;
   inExplicitTransaction: boolean;
   analysis: StatementAnalysis;
+  candidate?: number;
+  safeForm?: CapturedStatement['safeForm'];
 }
 
 /** Collects statements, classifies each as it comes (so the next ones see its effects), and follows the migration's own transactions. */
@@ -54,13 +58,25 @@ class Recorder {
   readonly emptyOperations: Array<{ name: string; stage: OperationPlan['stage'] }> = [];
   private depth = 0;
   private readonly classifier: MigrationClassifier;
+  /** The capture knex the migration runs against (a safe form's plan is built on it). */
+  knex: Knex | null = null;
 
-  constructor(readonly session: CaptureSession) {
+  constructor(
+    readonly session: CaptureSession,
+    /** With `safeByDefault`: counts the statements that have a safe form, and runs the plan's choices in theirs. */
+    private readonly safeForms?: SafeFormCursor,
+  ) {
     this.classifier = new MigrationClassifier(session.model);
   }
 
-  /** Records SQL the migration sends (knex builders, `knex.raw`), statement by statement. */
-  async recordSql(sql: string): Promise<void> {
+  /** Records SQL the migration sends (knex builders, `knex.raw`), statement by statement; `bindings` are the ones it was sent with. */
+  async recordSql(sql: string, bindings: readonly unknown[] = []): Promise<void> {
+    const counted = this.safeForms?.take(sql, bindings) ?? null;
+    if (counted?.directive && this.knex) {
+      // Its safe form is recorded in its place, as the runner will send it.
+      await runSafeForm(this.knex, counted.directive);
+      return;
+    }
     const parsed = parseStatements(sql);
     // knex's own BEGIN/COMMIT/SAVEPOINT of `knex.transaction()`: followed, not shown.
     if (parsed.length === 1 && parsed[0].ok && parsed[0].node.TransactionStmt) {
@@ -70,7 +86,13 @@ class Recorder {
     for (const statement of parsed) {
       const inExplicitTransaction = this.depth > 0;
       if (statement.ok && statement.node.TransactionStmt) this.follow(statement);
-      await this.push(statement, { source: 'knex', stepTransaction: 'inherit', statementTimeout: true, inExplicitTransaction });
+      await this.push(statement, {
+        source: 'knex',
+        stepTransaction: 'inherit',
+        statementTimeout: true,
+        inExplicitTransaction,
+        ...(counted ? { candidate: counted.ordinal } : {}),
+      });
     }
   }
 
@@ -87,6 +109,7 @@ class Recorder {
           stepTransaction: step.transaction,
           statementTimeout: step.statementTimeout !== false,
           inExplicitTransaction: this.depth > 0,
+          ...(plan.safeForm ? { safeForm: plan.safeForm } : {}),
         });
       }
     }
@@ -195,7 +218,7 @@ function captureClientClass(base: ClientClass): ClientClass {
           }
         }
       }
-      await recorder.recordSql(text);
+      await recorder.recordSql(text, bindings);
       return { ...obj, response: emptyResponse(text) };
     }
   }
@@ -234,10 +257,11 @@ function captureKnex(knex: Knex, recorder: Recorder): Knex {
  * writing anything, classifying every statement against `session`'s schema model (which then
  * carries its effects to the migrations analysed after it).
  */
-export async function captureMigration(knex: Knex, fn: (knex: Knex) => unknown, session?: CaptureSession): Promise<Capture> {
+export async function captureMigration(knex: Knex, fn: (knex: Knex) => unknown, session?: CaptureSession, safeForms?: SafeFormCursor): Promise<Capture> {
   await loadParser();
-  const recorder = new Recorder(session ?? (await CaptureSession.open(knex)));
+  const recorder = new Recorder(session ?? (await CaptureSession.open(knex)), safeForms);
   const instance = captureKnex(knex, recorder);
+  recorder.knex = instance;
   let error: Error | null = null;
   try {
     await withCaptureRecorder(recorder, async () => {

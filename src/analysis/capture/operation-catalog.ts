@@ -17,6 +17,12 @@ export async function modelRelationKind(session: CaptureSession, schema: string,
   return session.model.relation({ schema, table: name })?.kind ?? null;
 }
 
+/** The schema an unqualified table name resolves to on the search path, or `null`. */
+export async function modelTableSchema(session: CaptureSession, table: string): Promise<string | null> {
+  await known(session, { schema: null, table });
+  return session.model.relation({ schema: null, table })?.schema ?? null;
+}
+
 /** A column, or `null`. */
 export async function modelColumnInfo(session: CaptureSession, schema: string, table: string, column: string): Promise<{ type: string; notNull: boolean; default: string | null } | null> {
   await known(session, { schema, table });

@@ -26,6 +26,8 @@ import type { Settings } from '../../config.js';
 import { prepareMigration } from '../../migrator/prepare-migration.js';
 import { StagedMigrationSource } from '../../migrator/staged-migration-source.js';
 import { pinningOf } from '../../runner/pooling.js';
+import { SafeFormCursor } from '../../safe-by-default/cursor.js';
+import type { SafeFormDirective } from '../../safe-by-default/directive.js';
 import { isNeedsNoTransaction, setShadowObserver } from './observer.js';
 import { dumpSchema, pgDumpFor, restoreSchema } from './schema-copy.js';
 import { driverOf, emptyDatabase, NoShadow, openShadowDatabase, settingsOf, withClient, type PgClient, type ShadowDatabase } from './shadow-database.js';
@@ -264,11 +266,15 @@ export class ShadowSession {
   async analyse(
     migrations: readonly MigrationInput[],
     direction: Direction,
-    options: { readonly afterEach?: (report: MigrationReport) => Promise<void> } = {},
+    options: {
+      readonly afterEach?: (report: MigrationReport) => Promise<void>;
+      /** With `safeByDefault`: per migration, the statements to run in their safe form. */
+      readonly safeForms?: ReadonlyMap<string, readonly SafeFormDirective[]>;
+    } = {},
   ): Promise<MigrationReport[]> {
     const out: MigrationReport[] = [];
     for (const migration of migrations) {
-      const report = await this.analyseOne(migration, direction);
+      const report = await this.analyseOne(migration, direction, options.safeForms?.get(migration.name) ?? []);
       out.push(report);
       await options.afterEach?.(report);
     }
@@ -285,11 +291,11 @@ export class ShadowSession {
     return withClient(Client, this.database.connection, fn);
   }
 
-  private async analyseOne(migration: MigrationInput, direction: Direction): Promise<MigrationReport> {
+  private async analyseOne(migration: MigrationInput, direction: Direction, safeForms: readonly SafeFormDirective[]): Promise<MigrationReport> {
     const unanalysable = unanalysableReport(migration, direction);
     if (unanalysable) return unanalysable;
     const module = migration.module as MigrationModule;
-    const { recording, error, transactional } = await this.runInShadow({ name: migration.name, module }, direction, true);
+    const { recording, error, transactional } = await this.runInShadow({ name: migration.name, module }, direction, true, safeForms);
     const judged = foreignKeyIndexFindings(judgeColumnChanges(recording.statements.map((s) => s.analysis)), this.tracer.model);
     const found: FoundStatements = { statements: recording.statements.map((s, i) => ({ ...s, analysis: judged[i] })), error, emptyOperations: recording.emptyOperations };
     // The stage of a revert is the inverse of its `up`'s, which capture tells cheaply.
@@ -298,7 +304,7 @@ export class ShadowSession {
         ? await captureMigration(this.target, module.up, await CaptureSession.open(this.target))
         : found;
     const transactionsDisabled = this.migrator.disableTransactions === true;
-    return buildReport(migration, direction, found, up, { settings: this.settings, transactionsDisabled, transaction: transactional, analysedBy: 'shadow' });
+    return buildReport(migration, direction, found, up, { settings: this.settings, transactionsDisabled, transaction: transactional, analysedBy: 'shadow', safeForms });
   }
 
   /**
@@ -310,19 +316,28 @@ export class ShadowSession {
     migration: { name: string; module: MigrationModule },
     direction: Direction,
     traced = false,
+    safeForms: readonly SafeFormDirective[] = [],
   ): Promise<{ recording: Recording; error: Error | null; transactional: boolean }> {
     const { module } = migration;
     const disabled = this.migrator.disableTransactions === true;
     const declared = typeof module.config?.transaction === 'boolean' ? module.config.transaction : undefined;
-    let transactional = declared === undefined ? !disabled : declared && !disabled;
+    // A migration with a statement in its safe form runs outside a transaction, as it will for real.
+    let transactional = safeForms.length > 0 ? false : declared === undefined ? !disabled : declared && !disabled;
     // knex refuses a module without `down`; the missing-down check reports it, the shadow only needs `up`.
     const runnable: MigrationModule = typeof module.down === 'function' ? module : { ...module, down: () => undefined };
     for (;;) {
-      const recording: Recording = { classifier: new MigrationClassifier(this.tracer.model), statements: [], plans: [], emptyOperations: [], transactional };
+      const recording: Recording = {
+        classifier: new MigrationClassifier(this.tracer.model),
+        statements: [],
+        plans: [],
+        emptyOperations: [],
+        transactional,
+        ...(this.settings.safeByDefault ? { safeForms: new SafeFormCursor() } : {}),
+      };
       this.tracer.recording = traced ? recording : null;
       // A migration that declares `transaction: true` runs in one whatever it holds; the run says what fails.
       this.tracer.probing = transactional && declared !== true;
-      const prepared = prepareMigration(runnable, migration.name, transactional, this.settings);
+      const prepared = prepareMigration(runnable, migration.name, transactional, this.settings, safeForms);
       const source = new StagedMigrationSource(this.migrator.migrationSource, new Set(), new Map([[migration.name, prepared]]));
       try {
         const config = { ...this.migratorConfig(source), name: migration.name } as Knex.MigratorConfig;

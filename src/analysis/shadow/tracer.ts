@@ -18,6 +18,7 @@ import { parseStatements, type ParsedStatement } from '../parser.js';
 import type { Finding, LockMode, StatementAnalysis } from '../types.js';
 import { currentPlanStep, type OperationPlan } from '../../operations/plan.js';
 import type { Stage } from '../../stages.js';
+import type { SafeFormCursor } from '../../safe-by-default/cursor.js';
 import { NeedsNoTransactionError, type ShadowObserver } from './observer.js';
 import { sandboxVerdict } from './sandbox.js';
 
@@ -30,6 +31,8 @@ export interface Recording {
   readonly emptyOperations: Array<{ name: string; stage: Stage }>;
   /** True when knex runs the migration inside a transaction of its own. */
   readonly transactional: boolean;
+  /** With `safeByDefault`: counts the statements that have a safe form, to number them in the report. */
+  readonly safeForms?: SafeFormCursor;
 }
 
 /** The shadow run's state, shared by every client of the shadow knex. */
@@ -48,6 +51,7 @@ export class ShadowTracer implements ShadowObserver {
   observePlan(plan: OperationPlan): void {
     if (plan.steps.length === 0) this.recording?.emptyOperations.push({ name: plan.operation, stage: plan.stage });
     this.recording?.plans.push(plan);
+    if (plan.safeForm) this.recording?.safeForms?.passed(plan.safeForm.ordinal);
   }
 
   /**
@@ -74,6 +78,7 @@ export class ShadowTracer implements ShadowObserver {
           inExplicitTransaction: false,
           analysis,
           trace,
+          ...(plan.safeForm ? { safeForm: plan.safeForm } : {}),
         }));
         recording.statements.splice(at, 0, ...entries);
         at += entries.length;
@@ -374,11 +379,12 @@ export function tracingClientClass(base: ClientClass): ClientClass {
         if (outside) throw new NeedsNoTransactionError(outside.summary);
       }
       const step = currentPlanStep();
+      const candidate = step ? undefined : recording.safeForms?.take(obj.sql, obj.bindings)?.ordinal;
       const refused = nodes.map((n) => sandboxVerdict(n.node)).find((v) => !v.run);
       const base = { sent: obj.sql, values: obj.bindings ?? [], together: parsed.length };
       if (refused && !refused.run) {
         const trace: StatementTrace = { ...base, ran: false, sandboxed: refused.reason, durationMs: null, locks: null, newStorage: null, rebuiltIndexes: null, error: null };
-        record(tracer, recording, analyses, trace, step, inOwnTransaction);
+        record(tracer, recording, analyses, trace, step, inOwnTransaction, candidate);
         return { ...obj, response: emptyResponse(obj.sql) };
       }
       const watched = watchedNames(nodes, parsed.length);
@@ -401,7 +407,7 @@ export function tracingClientClass(base: ClientClass): ClientClass {
           rebuiltIndexes: after ? newStorage(tracer.model, before, after, INDEX_KINDS) : null,
           error: null,
         };
-        record(tracer, recording, analyses, trace, step, inOwnTransaction);
+        record(tracer, recording, analyses, trace, step, inOwnTransaction, candidate);
         return result;
       } catch (error) {
         const durationMs = Math.round((performance.now() - started) * 100) / 100;
@@ -416,7 +422,7 @@ export function tracingClientClass(base: ClientClass): ClientClass {
           rebuiltIndexes: null,
           error: { sqlState: typeof code === 'string' ? code : null, message: (error as Error).message },
         };
-        record(tracer, recording, analyses, trace, step, inOwnTransaction);
+        record(tracer, recording, analyses, trace, step, inOwnTransaction, candidate);
         throw error;
       }
     }
@@ -436,6 +442,7 @@ function record(
   trace: StatementTrace,
   step: ReturnType<typeof currentPlanStep>,
   inTransaction: boolean,
+  candidate: number | undefined,
 ): void {
   for (const analysis of analyses) {
     recording.statements.push({
@@ -447,6 +454,8 @@ function record(
       inExplicitTransaction: inTransaction && !recording.transactional && step?.step.transaction !== 'own',
       analysis: reconcile(analysis, trace, tracer.model),
       trace,
+      ...(candidate === undefined ? {} : { candidate }),
+      ...(step?.plan.safeForm ? { safeForm: step.plan.safeForm } : {}),
     });
   }
 }

@@ -7,6 +7,7 @@ import type { CheckFinding, MigrationReport } from '../../analysis/migration-typ
 import { versionText } from '../../checks/server-version.js';
 import type { MigrationPlan } from '../../migrator/staged-migrator.js';
 import { describeLock, exemptLine, statementLocks } from '../format.js';
+import { safeFormPlaces, safeFormSummary } from '../../safe-by-default/report.js';
 
 /** A fenced block that no backtick run inside `content` can close. */
 function fence(content: string, language: string): string {
@@ -33,6 +34,7 @@ function finding(f: CheckFinding): string {
   const lines = [`- **${LEVEL[f.severity] ?? f.severity}** ${code(f.code)}${f.migration ? ` in ${code(f.migration)}` : ''}: ${plain(f.message)}`];
   if (f.allowed) lines.push(`  Allowed by ${code('config.allowUnsafe')}: ${plain(f.allowed.reason)}`);
   else if (f.smallTable) lines.push(`  Small table: ${plain(f.smallTable.note)}`);
+  else if (f.safeForm) lines.push(`  ${plain(f.safeForm.note)}`);
   else if (f.hint) lines.push('', `  <details><summary>Safe alternative</summary>`, '', ...fence(f.hint, 'js').split('\n').map((l) => `  ${l}`), '', '  </details>');
   return lines.join('\n');
 }
@@ -43,7 +45,12 @@ function migration(m: MigrationReport, plan: MigrationPlan): string {
   if (m.error) lines.push('', `🛑 could not be analysed: ${plain(m.error.message)}`);
   if (m.statements.length === 0 && !m.error) lines.push('', '_no statements_');
   const locks = statementLocks(m, plan.target);
+  const safeForms = safeFormPlaces(m);
+  const summary = safeFormSummary(m);
+  if (summary) lines.push('', plain(summary));
   m.statements.forEach((s, i) => {
+    const original = safeForms.starts.get(i);
+    if (original) lines.push('', 'Safe form of:', '', ...fence(original.sql, 'sql').split('\n'));
     const lock = s.analysis.lock ? `${s.analysis.lock} on ${code(s.analysis.relation ?? '')}` : 'no table lock';
     const flags = [
       s.analysis.rewrites ? 'rewrites table' : null,
@@ -55,6 +62,7 @@ function migration(m: MigrationReport, plan: MigrationPlan): string {
     for (const estimate of locks[i]) lines.push(`   - ${plain(describeLock(estimate))}`);
     lines.push('', ...fence(s.sql, 'sql').split('\n').map((l) => `   ${l}`));
   });
+  for (const original of safeForms.done) lines.push('', 'Safe form of (already done: nothing left to run):', '', ...fence(original.sql, 'sql').split('\n'));
   return lines.join('\n');
 }
 
