@@ -1,6 +1,6 @@
 /**
  * What a default config refuses on each Backstage set, for any built version of the package:
- * `node --import tsx test/corpus/adoption.ts [PACKAGE_DIR] [--json]`, PACKAGE_DIR a checkout whose
+ * `npm run corpus:adoption -- [PACKAGE_DIR] [--json]`, PACKAGE_DIR a checkout whose
  * `dist/index.js` is built (this repository by default; an older commit's worktree for a before/after).
  *
  * Per set, on fresh databases:
@@ -8,8 +8,9 @@
  *   the error-level findings (what `migrate:latest` refuses), by check id;
  * - `adopted`: the set applied by plain knex, then `check()` with `startAfter` the last migration
  *   (a project adopting knex-zd), when the version knows `startAfter`;
- * - `safe`: the whole set with `safeByDefault: true`, when the version knows it: the errors left,
- *   and the plain knex migrations that run in their safe form.
+ *
+ * `safeByDefault` on the same sets is measured by test/corpus/safe-by-default.ts (half of each set
+ * applied first, since on an empty database every table is new and nothing needs a safe form).
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,7 +25,7 @@ interface Finding {
 }
 interface Package {
   createStagedMigrator(knex: Knex): {
-    planLatest(): Promise<{ checks: { findings: Finding[] }; migrations: Array<{ statements: Array<{ safeForm?: unknown; rewrite?: unknown }> }> }>;
+    planLatest(): Promise<{ checks: { findings: Finding[] } }>;
     check(): Promise<{ result: { findings: Finding[] } }>;
   };
 }
@@ -59,7 +60,7 @@ async function attempt<T>(fn: () => Promise<T>): Promise<T | 'unsupported' | { e
     return await fn();
   } catch (error) {
     const e = error as { code?: string; message?: string };
-    if (e.code === 'ZD_CONFIG' && /startAfter|safeByDefault/.test(e.message ?? '')) return 'unsupported';
+    if (e.code === 'ZD_CONFIG' && /startAfter/.test(e.message ?? '')) return 'unsupported';
     return { error: e.message ?? String(error) };
   }
 }
@@ -82,28 +83,18 @@ for (const set of BACKSTAGE_SETS) {
     const knex = knexFor(url, directory, { startAfter: files.at(-1) });
     return attempt(async () => byCode((await pkg.createStagedMigrator(knex).check()).result.findings)).finally(() => knex.destroy());
   });
-  const safe = await withDatabase(async (url) => {
-    const knex = knexFor(url, directory, { safeByDefault: true });
-    return attempt(async () => {
-      const plan = await pkg.createStagedMigrator(knex).planLatest();
-      const rewritten = plan.migrations.filter((m) => m.statements.some((s) => s.safeForm ?? s.rewrite)).length;
-      return { errors: byCode(plan.checks.findings), rewritten };
-    }).finally(() => knex.destroy());
-  });
-  rows.push({ set: set.name, migrations: files.length, fresh, adopted, safe });
+  rows.push({ set: set.name, migrations: files.length, fresh, adopted });
   if (!json) console.error(`${set.name}: done`);
 }
 
 const total = (r: unknown) => (r && typeof r === 'object' && !('error' in r) ? Object.values(r as Record<string, number>).reduce((a, b) => a + b, 0) : r);
 if (json) console.log(JSON.stringify(rows, null, 2));
 else {
-  console.log('| set | migrations | refused on a fresh database (errors by id) | adopted with startAfter: check errors | safeByDefault: errors left / migrations rewritten |');
-  console.log('|---|---|---|---|---|');
+  console.log('| set | migrations | refused on a fresh database (errors by id) | adopted with startAfter: check errors |');
+  console.log('|---|---|---|---|');
   for (const r of rows) {
     const fresh = r.fresh as Record<string, number>;
-    const safe = r.safe as { errors: Record<string, number>; rewritten: number } | string | { error: string };
-    const safeCell = typeof safe === 'object' && 'errors' in safe ? `${String(total(safe.errors))} / ${safe.rewritten}` : JSON.stringify(safe);
     const adopted = r.adopted;
-    console.log(`| ${String(r.set)} | ${String(r.migrations)} | ${String(total(fresh))} ${JSON.stringify(fresh)} | ${typeof adopted === 'object' && adopted && !('error' in adopted) ? String(total(adopted)) : JSON.stringify(adopted)} | ${safeCell} |`);
+    console.log(`| ${String(r.set)} | ${String(r.migrations)} | ${String(total(fresh))} ${JSON.stringify(fresh)} | ${typeof adopted === 'object' && adopted && !('error' in adopted) ? String(total(adopted)) : JSON.stringify(adopted)} |`);
   }
 }
