@@ -11,6 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import pc from 'picocolors';
@@ -22,6 +23,9 @@ import { playDeploy, totalFailed, weightedPicker, type Phase, type PhaseResult, 
 import { formatFailures, formatProgress, formatRelease } from './report.js';
 import { formatPrediction, predictRelease } from './verify.js';
 import { BIN, createWorkspace, type Workspace } from './workspace.js';
+
+/** The demo has no server to run on: exit 2, with what to do. */
+class CannotRun extends Error {}
 
 const PRE_MS = 1_500;
 const ROLL_OUT_MS = 2_000;
@@ -160,22 +164,30 @@ async function main(): Promise<number> {
   const abort = new AbortController();
   let interrupted = false;
   const onSignal = () => {
-    if (interrupted) process.exit(130);
+    if (interrupted) process.exit(130); // the embedded server and the working copy are removed on 'exit'
     interrupted = true;
     abort.abort();
     say(pc.yellow('\nInterrupted: stopping the traffic and cleaning up (Ctrl-C again to quit at once)…'));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 
   const started = performance.now();
   say(pc.bold('knex-zero-downtime demo: blue/green deploys of a small shop, with the application serving all along'));
   let server: DemoServer;
-  if (process.env.DATABASE_URL) {
-    server = await useServer(process.env.DATABASE_URL);
-  } else {
-    say(pc.dim('Starting an embedded PostgreSQL (set DATABASE_URL to use your own server)…'));
-    server = await startEmbedded((line) => say(pc.dim(line)));
+  try {
+    if (process.env.DATABASE_URL) {
+      server = await useServer(process.env.DATABASE_URL);
+    } else {
+      say(pc.dim('Starting an embedded PostgreSQL (set DATABASE_URL to use your own server)…'));
+      server = await startEmbedded();
+    }
+  } catch (error) {
+    if (interrupted) return 130;
+    throw new CannotRun(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  if (interrupted) {
+    await server.stop();
+    return 130;
   }
   say(`Database: ${server.description}`);
 
@@ -186,6 +198,9 @@ async function main(): Promise<number> {
   const outcome = { zdFailed: 0, plainFailed: 0, zdWorkFailed: false, predictionsMissed: 0 };
   try {
     workspace = await createWorkspace();
+    const dir = workspace.dir;
+    // A second Ctrl-C exits at once: the working copy goes too.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     await server.createDatabase(zdDatabase);
     scratch.add(zdDatabase);
     const zdUrl = server.url(zdDatabase);
@@ -267,6 +282,11 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof CannotRun) {
+      say(pc.red(`The demo cannot run here: ${error.message}`));
+      process.exitCode = 2;
+      return;
+    }
     say(pc.red(`demo failed: ${error instanceof Error ? error.message : String(error)}`));
     process.exitCode = 1;
   },
