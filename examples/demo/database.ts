@@ -83,5 +83,6 @@ export async function useServer(databaseUrl: string): Promise<DemoServer> {
 /** Starts an embedded PostgreSQL (see embedded-postgres.ts); `stop()` shuts it down and removes its folder. */
 export async function startEmbedded(): Promise<DemoServer> {
   const pg = await startEmbeddedPostgres({ prefix: 'knex-zd-demo-pg-' });
-  return serverOn(pg.url(), `embedded PostgreSQL ${pg.version} (port ${pg.port})`, pg.version, () => pg.stop());
+  const runAs = pg.user ? `, run as ${pg.user}${pg.staged ? ` from a copy of its binaries it can reach` : ''}` : '';
+  return serverOn(pg.url(), `embedded PostgreSQL ${pg.version} (port ${pg.port}${runAs})`, pg.version, () => pg.stop());
 }

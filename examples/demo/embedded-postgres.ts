@@ -126,15 +126,15 @@ export async function installedBinaries(): Promise<{ name: string; initdb: strin
  * The binaries as `user` can run them: where npm put them when it can, else linked into `folder/pg`.
  * `--version` is the check: it also fails when a library is missing.
  */
-async function reachableBinaries(user: ServerUser | null, folder: string): Promise<{ initdb: string; postgres: string }> {
+async function reachableBinaries(user: ServerUser | null, folder: string): Promise<{ initdb: string; postgres: string; staged: boolean }> {
   const installed = await installedBinaries();
   const runs = (initdb: string) => spawnSync(initdb, ['--version'], { ...(user ? { uid: user.uid, gid: user.gid } : {}), cwd: folder, stdio: 'ignore' }).status === 0;
-  if (runs(installed.initdb)) return installed;
+  if (runs(installed.initdb)) return { ...installed, staged: false };
   if (user) {
     const native = path.dirname(path.dirname(installed.initdb));
     const staged = path.join(folder, 'pg');
     await linkTree(native, staged);
-    const binaries = { name: installed.name, initdb: path.join(staged, 'bin', path.basename(installed.initdb)), postgres: path.join(staged, 'bin', path.basename(installed.postgres)) };
+    const binaries = { initdb: path.join(staged, 'bin', path.basename(installed.initdb)), postgres: path.join(staged, 'bin', path.basename(installed.postgres)), staged: true };
     if (runs(binaries.initdb)) return binaries;
   }
   throw new EmbeddedPostgresError(
@@ -191,6 +191,10 @@ export interface EmbeddedPostgres {
   readonly versionNum: number;
   /** Its private folder (data directory, and the binaries when they had to be linked there). */
   readonly folder: string;
+  /** The user it runs as; null: the current user. */
+  readonly user: string | null;
+  /** Whether its binaries were linked into `folder` (the user could not run them where npm put them). */
+  readonly staged: boolean;
   /** Connection URL of `database` (user postgres). */
   url(database?: string): string;
   /** Stops the server (fast shutdown) and removes its folder. */
@@ -227,7 +231,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   };
   process.once('exit', onExit);
   try {
-    const { initdb, postgres } = await reachableBinaries(user, folder);
+    const { initdb, postgres, staged } = await reachableBinaries(user, folder);
     const data = path.join(folder, 'data');
     const password = options.auth === 'trust' ? null : randomBytes(18).toString('base64url');
     const initdbArgs = ['-D', data, '-U', 'postgres', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions'];
@@ -276,6 +280,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
             version: rows[0].server_version,
             versionNum: Number(rows[0].num),
             folder,
+            user: user?.name ?? null,
+            staged,
             url,
             async stop() {
               if (stopped) return;
