@@ -160,7 +160,12 @@ export async function freePort(): Promise<number> {
 /** Runs `file` to its end; resolves with its output, rejects with it (never throws on a failed spawn). */
 function run(file: string, args: readonly string[], options: { user: ServerUser | null; cwd: string }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}), cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // out of the terminal's process group: a Ctrl-C is the caller's to handle
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -255,6 +260,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
         ...(user ? { uid: user.uid, gid: user.gid } : {}),
         cwd: folder,
         stdio: ['ignore', 'ignore', 'pipe'],
+        // Out of the terminal's process group: a Ctrl-C reaches the caller, which stops the server
+        // once its own clean-up is done (the 'exit' hook above stops it in any case).
+        detached: true,
       });
       child = server;
       let log = '';

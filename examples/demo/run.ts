@@ -231,6 +231,7 @@ async function main(): Promise<number> {
       await workspace.ship(release.number);
       // Before the deploy: what verify predicts for the old and new code's queries.
       const prediction = await predictRelease(workspace, zdUrl, server.url(plainDatabase), old, next);
+      if (abort.signal.aborted) break;
 
       const zd = await play('knex-zd', zdUrl, { old, new: next }, knexZdPhases(workspace, zdUrl), abort.signal);
       if (abort.signal.aborted) break;
@@ -253,6 +254,9 @@ async function main(): Promise<number> {
       outcome.plainFailed += totalFailed(plain.results);
       if (zd.results.some((p) => p.workError)) outcome.zdWorkFailed = true;
     }
+  } catch (error) {
+    // After a Ctrl-C, a step that fails (its knex-zd child got the signal too) is part of stopping.
+    if (!interrupted) throw error;
   } finally {
     process.stdout.write(tty && progressShown ? '\r\u001b[2K' : '');
     for (const name of scratch) {
