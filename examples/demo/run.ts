@@ -170,6 +170,15 @@ async function main(): Promise<number> {
     say(pc.yellow('\nInterrupted: stopping the traffic and cleaning up (Ctrl-C again to quit at once)…'));
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  // npm runs the demo under `sh -c`, which dies of a SIGTERM sent to npm (`timeout npm run demo`)
+  // without passing it on: the end of the parent is an interruption too.
+  const parent = process.ppid;
+  const orphaned = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphaned);
+    onSignal();
+  }, 500);
+  orphaned.unref();
 
   const started = performance.now();
   say(pc.bold('knex-zero-downtime demo: blue/green deploys of a small shop, with the application serving all along'));
