@@ -4,13 +4,17 @@
  * post-deploy migrations), then with plain knex (`knex.migrate.latest()`: everything at once,
  * before the switch), and prints per phase what each side of the application saw.
  *
- * Exits 1 when a single request failed during a knex-zd deploy.
+ * Exits 0 when no request failed during the knex-zd deploys; 1 when one did, or a step of the demo
+ * failed; 2 when it has no server to run on (the message says what to do); 128 + the signal's
+ * number when interrupted (Ctrl-C: 130). In every case it removes what it created: its scratch
+ * databases, the working copy, the embedded PostgreSQL and its folder.
  *
  * Flags: --orders N (rows in the orders table, default 200000), --customers N (default 20000).
  * Environment: DATABASE_URL to use that server instead of an embedded PostgreSQL.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
@@ -163,9 +167,11 @@ async function main(): Promise<number> {
   };
   const abort = new AbortController();
   let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) process.exit(130); // the embedded server and the working copy are removed on 'exit'
+  let interruptedCode = 130;
+  const onSignal = (signal: NodeJS.Signals = 'SIGINT') => {
+    if (interrupted) process.exit(interruptedCode); // the embedded server and the working copy are removed on 'exit'
     interrupted = true;
+    interruptedCode = 128 + (os.constants.signals[signal] ?? 2);
     abort.abort();
     say(pc.yellow('\nInterrupted: stopping the traffic and cleaning up (Ctrl-C again to quit at once)…'));
   };
@@ -176,7 +182,7 @@ async function main(): Promise<number> {
   const orphaned = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(orphaned);
-    onSignal();
+    onSignal('SIGHUP');
   }, 500);
   orphaned.unref();
 
@@ -191,12 +197,12 @@ async function main(): Promise<number> {
       server = await startEmbedded();
     }
   } catch (error) {
-    if (interrupted) return 130;
+    if (interrupted) return interruptedCode;
     throw new CannotRun(error instanceof Error ? error.message : String(error), { cause: error });
   }
   if (interrupted) {
     await server.stop();
-    return 130;
+    return interruptedCode;
   }
   say(`Database: ${server.description}`);
 
@@ -204,7 +210,7 @@ async function main(): Promise<number> {
   const zdDatabase = `shop_zd_${suffix}`;
   const scratch = new Set<string>();
   let workspace: Workspace | null = null;
-  const outcome = { zdFailed: 0, plainFailed: 0, zdWorkFailed: false, predictionsMissed: 0 };
+  const outcome = { zdFailed: 0, plainFailed: 0, zdWorkFailed: false, plainWorkFailed: false, predictionsMissed: 0 };
   try {
     workspace = await createWorkspace();
     const dir = workspace.dir;
@@ -262,6 +268,7 @@ async function main(): Promise<number> {
       outcome.zdFailed += totalFailed(zd.results);
       outcome.plainFailed += totalFailed(plain.results);
       if (zd.results.some((p) => p.workError)) outcome.zdWorkFailed = true;
+      if (plain.results.some((p) => p.workError)) outcome.plainWorkFailed = true;
     }
   } catch (error) {
     // After a Ctrl-C, a step that fails (its knex-zd child got the signal too) is part of stopping.
@@ -274,7 +281,7 @@ async function main(): Promise<number> {
     await workspace?.remove().catch(() => {});
     await server.stop().catch(() => {});
   }
-  if (interrupted) return 130;
+  if (interrupted) return interruptedCode;
 
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   say();
@@ -282,11 +289,13 @@ async function main(): Promise<number> {
   const plainLine =
     `plain knex: ${outcome.plainFailed.toLocaleString('en-US')} failed requests` +
     (outcome.predictionsMissed === 0 ? ', as knex-zd verify predicted' : pc.red(` (verify's prediction missed in ${outcome.predictionsMissed} release${outcome.predictionsMissed === 1 ? '' : 's'})`));
-  if (outcome.zdFailed === 0 && !outcome.zdWorkFailed) {
+  if (outcome.zdFailed === 0 && !outcome.zdWorkFailed && !outcome.plainWorkFailed) {
     say(pc.bold(`${pc.green(zdLine)} · ${outcome.plainFailed > 0 ? pc.yellow(plainLine) : plainLine} · ${seconds} s`));
     return 0;
   }
-  say(pc.bold(`${pc.red(zdLine)}${outcome.zdWorkFailed ? pc.red(' (a migration step failed)') : ''} · ${plainLine} · ${seconds} s`));
+  const zdShown = outcome.zdFailed > 0 || outcome.zdWorkFailed ? pc.red(zdLine) : pc.green(zdLine);
+  const plainShown = outcome.plainWorkFailed ? pc.red(`${plainLine} (its migration step failed)`) : plainLine;
+  say(pc.bold(`${zdShown}${outcome.zdWorkFailed ? pc.red(' (a migration step failed)') : ''} · ${plainShown} · ${seconds} s`));
   return 1;
 }
 
