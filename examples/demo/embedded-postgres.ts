@@ -82,7 +82,8 @@ export async function privateFolder(user: ServerUser | null, prefix: string, par
     } catch {
       continue;
     }
-    if (user) await chown(dir, user.uid, user.gid);
+    if (!user) return dir; // ours: we can enter what we just created
+    await chown(dir, user.uid, user.gid);
     if (userCan(user, ['-x', '-w'], dir)) return dir;
     await rm(dir, { recursive: true, force: true });
   }
