@@ -257,7 +257,7 @@ async function main(): Promise<number> {
     }
     process.stderr.write('No PostgreSQL on 127.0.0.1:5432: starting an embedded one for the run.\n');
     const { startEmbedded } = await import('../examples/demo/database.js');
-    const embedded = await startEmbedded(log);
+    const embedded = await startEmbedded();
     serverUrl = embedded.url('postgres');
     version = embedded.version;
     server = 'embedded';

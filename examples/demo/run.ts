@@ -4,13 +4,18 @@
  * post-deploy migrations), then with plain knex (`knex.migrate.latest()`: everything at once,
  * before the switch), and prints per phase what each side of the application saw.
  *
- * Exits 1 when a single request failed during a knex-zd deploy.
+ * Exits 0 when no request failed during the knex-zd deploys; 1 when one did, or a step of the demo
+ * failed; 2 when it has no server to run on (the message says what to do); 128 + the signal's
+ * number when interrupted (Ctrl-C: 130). In every case it removes what it created: its scratch
+ * databases, the working copy, the embedded PostgreSQL and its folder.
  *
  * Flags: --orders N (rows in the orders table, default 200000), --customers N (default 20000).
  * Environment: DATABASE_URL to use that server instead of an embedded PostgreSQL.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import pc from 'picocolors';
@@ -22,6 +27,9 @@ import { playDeploy, totalFailed, weightedPicker, type Phase, type PhaseResult, 
 import { formatFailures, formatProgress, formatRelease } from './report.js';
 import { formatPrediction, predictRelease } from './verify.js';
 import { BIN, createWorkspace, type Workspace } from './workspace.js';
+
+/** The demo has no server to run on: exit 2, with what to do. */
+class CannotRun extends Error {}
 
 const PRE_MS = 1_500;
 const ROLL_OUT_MS = 2_000;
@@ -63,7 +71,8 @@ function knexZd(workspace: Workspace, databaseUrl: string, args: readonly string
 }
 
 function connect(url: string, max: number): Knex {
-  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max } });
+  // A failed connection is a failed request, which the report counts; knex's warning would print its stack.
+  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max }, log: { warn: () => undefined } });
 }
 
 const pick = (max: number) => 1 + Math.floor(Math.random() * max);
@@ -159,23 +168,42 @@ async function main(): Promise<number> {
   };
   const abort = new AbortController();
   let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) process.exit(130);
+  let interruptedCode = 130;
+  const onSignal = (signal: NodeJS.Signals = 'SIGINT') => {
+    if (interrupted) process.exit(interruptedCode); // the embedded server and the working copy are removed on 'exit'
     interrupted = true;
+    interruptedCode = 128 + (os.constants.signals[signal] ?? 2);
     abort.abort();
     say(pc.yellow('\nInterrupted: stopping the traffic and cleaning up (Ctrl-C again to quit at once)…'));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  // npm runs the demo under `sh -c`, which dies of a SIGTERM sent to npm (`timeout npm run demo`)
+  // without passing it on: the end of the parent is an interruption too.
+  const parent = process.ppid;
+  const orphaned = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphaned);
+    onSignal('SIGHUP');
+  }, 500);
+  orphaned.unref();
 
   const started = performance.now();
   say(pc.bold('knex-zero-downtime demo: blue/green deploys of a small shop, with the application serving all along'));
   let server: DemoServer;
-  if (process.env.DATABASE_URL) {
-    server = await useServer(process.env.DATABASE_URL);
-  } else {
-    say(pc.dim('Starting an embedded PostgreSQL (set DATABASE_URL to use your own server)…'));
-    server = await startEmbedded((line) => say(pc.dim(line)));
+  try {
+    if (process.env.DATABASE_URL) {
+      server = await useServer(process.env.DATABASE_URL);
+    } else {
+      say(pc.dim('Starting an embedded PostgreSQL (set DATABASE_URL to use your own server)…'));
+      server = await startEmbedded();
+    }
+  } catch (error) {
+    if (interrupted) return interruptedCode;
+    throw new CannotRun(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  if (interrupted) {
+    await server.stop();
+    return interruptedCode;
   }
   say(`Database: ${server.description}`);
 
@@ -183,9 +211,12 @@ async function main(): Promise<number> {
   const zdDatabase = `shop_zd_${suffix}`;
   const scratch = new Set<string>();
   let workspace: Workspace | null = null;
-  const outcome = { zdFailed: 0, plainFailed: 0, zdWorkFailed: false, predictionsMissed: 0 };
+  const outcome = { zdFailed: 0, plainFailed: 0, zdWorkFailed: false, plainWorkFailed: false, predictionsMissed: 0 };
   try {
     workspace = await createWorkspace();
+    const dir = workspace.dir;
+    // A second Ctrl-C exits at once: the working copy goes too.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     await server.createDatabase(zdDatabase);
     scratch.add(zdDatabase);
     const zdUrl = server.url(zdDatabase);
@@ -216,6 +247,7 @@ async function main(): Promise<number> {
       await workspace.ship(release.number);
       // Before the deploy: what verify predicts for the old and new code's queries.
       const prediction = await predictRelease(workspace, zdUrl, server.url(plainDatabase), old, next);
+      if (abort.signal.aborted) break;
 
       const zd = await play('knex-zd', zdUrl, { old, new: next }, knexZdPhases(workspace, zdUrl), abort.signal);
       if (abort.signal.aborted) break;
@@ -237,7 +269,11 @@ async function main(): Promise<number> {
       outcome.zdFailed += totalFailed(zd.results);
       outcome.plainFailed += totalFailed(plain.results);
       if (zd.results.some((p) => p.workError)) outcome.zdWorkFailed = true;
+      if (plain.results.some((p) => p.workError)) outcome.plainWorkFailed = true;
     }
+  } catch (error) {
+    // After a Ctrl-C, a step that fails (its knex-zd child got the signal too) is part of stopping.
+    if (!interrupted) throw error;
   } finally {
     process.stdout.write(tty && progressShown ? '\r\u001b[2K' : '');
     for (const name of scratch) {
@@ -246,7 +282,7 @@ async function main(): Promise<number> {
     await workspace?.remove().catch(() => {});
     await server.stop().catch(() => {});
   }
-  if (interrupted) return 130;
+  if (interrupted) return interruptedCode;
 
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   say();
@@ -254,11 +290,13 @@ async function main(): Promise<number> {
   const plainLine =
     `plain knex: ${outcome.plainFailed.toLocaleString('en-US')} failed requests` +
     (outcome.predictionsMissed === 0 ? ', as knex-zd verify predicted' : pc.red(` (verify's prediction missed in ${outcome.predictionsMissed} release${outcome.predictionsMissed === 1 ? '' : 's'})`));
-  if (outcome.zdFailed === 0 && !outcome.zdWorkFailed) {
+  if (outcome.zdFailed === 0 && !outcome.zdWorkFailed && !outcome.plainWorkFailed) {
     say(pc.bold(`${pc.green(zdLine)} · ${outcome.plainFailed > 0 ? pc.yellow(plainLine) : plainLine} · ${seconds} s`));
     return 0;
   }
-  say(pc.bold(`${pc.red(zdLine)}${outcome.zdWorkFailed ? pc.red(' (a migration step failed)') : ''} · ${plainLine} · ${seconds} s`));
+  const zdShown = outcome.zdFailed > 0 || outcome.zdWorkFailed ? pc.red(zdLine) : pc.green(zdLine);
+  const plainShown = outcome.plainWorkFailed ? pc.red(`${plainLine} (its migration step failed)`) : plainLine;
+  say(pc.bold(`${zdShown}${outcome.zdWorkFailed ? pc.red(' (a migration step failed)') : ''} · ${plainShown} · ${seconds} s`));
   return 1;
 }
 
@@ -267,6 +305,11 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof CannotRun) {
+      say(pc.red(`The demo cannot run here: ${error.message}`));
+      process.exitCode = 2;
+      return;
+    }
     say(pc.red(`demo failed: ${error instanceof Error ? error.message : String(error)}`));
     process.exitCode = 1;
   },

