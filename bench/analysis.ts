@@ -1,9 +1,10 @@
 /**
  * Micro-benchmark of statement classification: statements per second, one statement per
  * call (as migration capture does) and many statements in one input.
- * Run: node --import tsx bench/analysis.ts [statements]
+ * Run: node --import tsx bench/analysis.ts [statements] (or as the `analysis` section of npm run bench)
  */
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { analyzeSqlSync, loadParser } from '../src/analysis/classify/index.js';
 
 const SAMPLE: readonly string[] = [
@@ -21,8 +22,8 @@ const SAMPLE: readonly string[] = [
   "SET LOCAL lock_timeout = '2s'",
 ];
 
-async function main(): Promise<void> {
-  const total = Number(process.argv[2] ?? 5000);
+/** Classifies `statements` statements one per call and in one input; rows for the bench report. */
+export async function benchAnalysis({ statements: total = 5_000 }: { statements?: number } = {}): Promise<Array<Record<string, string | number>>> {
   const statements = Array.from({ length: total }, (_, index) => SAMPLE[index % SAMPLE.length]);
 
   let started = performance.now();
@@ -42,10 +43,14 @@ async function main(): Promise<void> {
   const batchCount = analyzeSqlSync(batch).length;
   const batchMs = performance.now() - started;
 
-  const rate = (n: number, ms: number): string => `${Math.round((n / ms) * 1000).toLocaleString('en-US')} statements/s`;
-  console.log(`parser load: ${loadMs.toFixed(0)} ms`);
-  console.log(`one statement per call: ${count} statements in ${oneByOneMs.toFixed(0)} ms, ${rate(count, oneByOneMs)}`);
-  console.log(`one input: ${batchCount} statements in ${batchMs.toFixed(0)} ms, ${rate(batchCount, batchMs)}`);
+  const rate = (n: number, ms: number): number => Math.round((n / ms) * 1000);
+  return [
+    { measurement: 'parser load', statements: 0, ms: Math.round(loadMs), 'statements/s': '' },
+    { measurement: 'one statement per call', statements: count, ms: Math.round(oneByOneMs), 'statements/s': rate(count, oneByOneMs) },
+    { measurement: 'one input', statements: batchCount, ms: Math.round(batchMs), 'statements/s': rate(batchCount, batchMs) },
+  ];
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const row of await benchAnalysis({ statements: Number(process.argv[2] ?? 5000) })) console.log(row);
+}
