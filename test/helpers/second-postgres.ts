@@ -5,23 +5,12 @@
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { chown, mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../../examples/demo/embedded-postgres.js';
+import { freePort, startEmbeddedPostgres } from '../../examples/demo/embedded-postgres.js';
 
 /** A TCP port that nothing listens on right now (the caller binds it soon after). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort };
 
 /** uid/gid to run PostgreSQL and pgbouncer as: both refuse root, so root runs them as the `postgres` user. */
 export function serviceUser(): { uid: number; gid: number } | undefined {
