@@ -109,3 +109,40 @@ test('a startAfter that names no migration file is a config error (exit 2) that 
   }
   t.deepEqual(await db.knex('knex_migrations').orderBy('id').pluck('name'), ['001_create_orders.js', '002_index_customer.js']);
 });
+
+test('migrate:status takes the stages of completed migrations from capture mode, each against the current schema (never the whole history in a shadow)', async (t) => {
+  const db = await createTestDatabase('zd_baseline');
+  // A table no migration created: the history cannot be replayed from an empty database.
+  await db.knex.raw('CREATE TABLE legacy (id int PRIMARY KEY)');
+  const project = await createProject({
+    'knexfile.js': knexfileSource(db.url, '{}'),
+    'migrations/001_legacy_note.js': `
+exports.up = async (knex) => {
+  await knex('legacy').first();
+  await knex.schema.alterTable('legacy', (t) => { t.text('note'); });
+};
+exports.down = (knex) => knex.schema.alterTable('legacy', (t) => { t.dropColumn('note'); });
+`,
+  });
+  t.teardown(async () => {
+    await db.drop();
+    await project.remove();
+  });
+  await db.knex.migrate.latest({ directory: `${project.dir}/migrations` });
+  await project.write(
+    'migrations/002_legacy_flag.js',
+    `
+exports.up = (knex) => knex.schema.alterTable('legacy', (t) => { t.boolean('flag'); });
+exports.down = (knex) => knex.schema.alterTable('legacy', (t) => { t.dropColumn('flag'); });
+`,
+  );
+  const status = await project.run(['migrate:status', '--json']);
+  t.is(status.code, 0, status.stderr);
+  t.deepEqual(
+    JSON.parse(status.stdout).migrations.map((m: { name: string; state: string; stage: string; stageSource: string }) => [m.name, m.state, m.stage, m.stageSource]),
+    [
+      ['001_legacy_note.js', 'completed', 'pre-deploy', 'inferred'],
+      ['002_legacy_flag.js', 'pending', 'pre-deploy', 'inferred'],
+    ],
+  );
+});
