@@ -4,7 +4,7 @@ import type { TableName } from '../findings.js';
 import type { PgNode } from '../parser.js';
 import type { LockMode } from '../types.js';
 import { tableOf } from './names.js';
-import { splitTopLevel } from './source-text.js';
+import { splitTopLevel, topLevelWords } from './source-text.js';
 import type { StatementBuilder } from './statement.js';
 
 export const DML_TARGETS: Readonly<Record<string, true>> = { InsertStmt: true, UpdateStmt: true, DeleteStmt: true, MergeStmt: true };
@@ -187,25 +187,4 @@ function changeText(statement: StatementBuilder, body: PgNode): { set: [string, 
   if (!where || !body.whereClause) return { set, where: null };
   const returning = stops.find((stop) => stop.word === 'returning' && stop.index > where.index);
   return { set, where: text.slice(where.index + 'where'.length, returning?.index ?? text.length).trim() };
-}
-
-/** Positions of keywords outside quotes and parentheses. */
-function topLevelWords(text: string, words: readonly string[]): { word: string; index: number }[] {
-  const found: { word: string; index: number }[] = [];
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i];
-    if (char === "'" || char === '"') {
-      const close = text.indexOf(char, i + 1);
-      if (close < 0) break;
-      i = close;
-    } else if (char === '(') depth++;
-    else if (char === ')') depth--;
-    else if (depth === 0 && /[a-z]/i.test(char) && (i === 0 || !/[\w$]/.test(text[i - 1]))) {
-      const word = /^[a-z_]+/i.exec(text.slice(i))?.[0].toLowerCase() ?? '';
-      if (words.includes(word)) found.push({ word, index: i });
-      i += Math.max(0, word.length - 1);
-    }
-  }
-  return found;
 }
