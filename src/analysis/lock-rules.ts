@@ -14,6 +14,22 @@ export function strongerLock(a: LockMode | null, b: LockMode | null): LockMode |
   return (RANK.get(a) ?? 0) >= (RANK.get(b) ?? 0) ? a : b;
 }
 
+const PG_LOCKS_NAMES: Readonly<Record<string, LockMode>> = {
+  AccessShareLock: 'ACCESS SHARE',
+  RowShareLock: 'ROW SHARE',
+  RowExclusiveLock: 'ROW EXCLUSIVE',
+  ShareUpdateExclusiveLock: 'SHARE UPDATE EXCLUSIVE',
+  ShareLock: 'SHARE',
+  ShareRowExclusiveLock: 'SHARE ROW EXCLUSIVE',
+  ExclusiveLock: 'EXCLUSIVE',
+  AccessExclusiveLock: 'ACCESS EXCLUSIVE',
+};
+
+/** The table lock mode of a `pg_locks.mode` name (`'AccessExclusiveLock'`); `undefined` for other lock kinds. */
+export function lockModeOfPgLocks(name: string): LockMode | undefined {
+  return Object.hasOwn(PG_LOCKS_NAMES, name) ? PG_LOCKS_NAMES[name] : undefined;
+}
+
 /** `LOCK TABLE`'s `mode` field (lockdefs.h numbering, 1 = ACCESS SHARE … 8 = ACCESS EXCLUSIVE). */
 export function lockModeFromNumber(mode: number | undefined): LockMode {
   return LOCK_MODES[(mode ?? 8) - 1] ?? 'ACCESS EXCLUSIVE';

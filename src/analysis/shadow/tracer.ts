@@ -15,7 +15,8 @@ import { MigrationClassifier } from '../classify/index.js';
 import { judgeRead } from '../capture/read-policy.js';
 import type { CapturedStatement, StatementTrace, TracedLock } from '../migration-types.js';
 import { parseStatements, type ParsedStatement } from '../parser.js';
-import type { Finding, LockMode, StatementAnalysis } from '../types.js';
+import { lockModeOfPgLocks, strongerLock } from '../lock-rules.js';
+import { LOCK_MODES, type Finding, type LockMode, type StatementAnalysis } from '../types.js';
 import { currentPlanStep, type OperationPlan } from '../../operations/plan.js';
 import type { Stage } from '../../stages.js';
 import type { SafeFormCursor } from '../../safe-by-default/cursor.js';
@@ -118,18 +119,6 @@ interface QueryObject {
 /** The runner's own statements (tagged, or recognised by their fixed text before the tag existed). */
 const RUNNER_SQL = /^SELECT pg_backend_pid\(\) AS pid, prev\.lock_timeout|^SELECT set_config\('lock_timeout'|^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) knex_zd_/;
 
-const LOCK_NAMES: Readonly<Record<string, LockMode>> = {
-  AccessShareLock: 'ACCESS SHARE',
-  RowShareLock: 'ROW SHARE',
-  RowExclusiveLock: 'ROW EXCLUSIVE',
-  ShareUpdateExclusiveLock: 'SHARE UPDATE EXCLUSIVE',
-  ShareLock: 'SHARE',
-  ShareRowExclusiveLock: 'SHARE ROW EXCLUSIVE',
-  ExclusiveLock: 'EXCLUSIVE',
-  AccessExclusiveLock: 'ACCESS EXCLUSIVE',
-};
-const LOCK_RANK: readonly LockMode[] = Object.values(LOCK_NAMES);
-
 /**
  * In one round trip: the relations a statement names (with their indexes and TOAST tables), or
  * every user relation of the shadow when `$1` is null (a statement whose reach is unknown: DO,
@@ -205,10 +194,9 @@ function acquiredLocks(model: SchemaModel, before: Snapshot, after: Snapshot, on
     if (onlyNew && before.locks.has(entry)) continue;
     const [oidText, modeName] = entry.split(' ');
     const oid = Number(oidText);
-    const mode = LOCK_NAMES[modeName];
+    const mode = lockModeOfPgLocks(modeName);
     if (!mode || !(after.relations.has(oid) || before.relations.has(oid))) continue;
-    const previous = strongest.get(oid);
-    if (!previous || LOCK_RANK.indexOf(mode) > LOCK_RANK.indexOf(previous)) strongest.set(oid, mode);
+    strongest.set(oid, strongerLock(strongest.get(oid) ?? null, mode) ?? mode);
   }
   const out: TracedLock[] = [];
   for (const [oid, mode] of strongest) {
@@ -293,15 +281,14 @@ export function lockDisagreement(
   trace: Pick<StatementTrace, 'locks' | 'held'>,
   key: (relation: string) => string,
 ): { missed: string[]; phantom: string[] } {
-  const rank = (mode: LockMode) => LOCK_RANK.indexOf(mode);
+  const rank = (mode: LockMode) => LOCK_MODES.indexOf(mode);
   const tableLike = (l: TracedLock) => l.kind !== 'i' && l.kind !== 'S' && !l.created;
   const predicted = new Map(analysis.locks.map((l) => [key(l.relation), l.mode]));
   // A predicted lock on an index or a sequence (DROP INDEX, ALTER SEQUENCE) is held on that relation.
   const held = new Map<string, LockMode>();
   for (const l of trace.held ?? trace.locks ?? []) {
     const k = key(l.relation);
-    const previous = held.get(k);
-    if (!previous || rank(l.mode) > rank(previous)) held.set(k, l.mode);
+    held.set(k, strongerLock(held.get(k) ?? null, l.mode) ?? l.mode);
   }
   const missed = (trace.locks ?? [])
     .filter(tableLike)

@@ -1,6 +1,7 @@
 import test from 'ava';
 import type { Knex } from 'knex';
 import { analyzeSqlSync, loadParser } from '../../../src/analysis/classify/index.js';
+import { lockModeOfPgLocks, strongerLock } from '../../../src/analysis/lock-rules.js';
 import type { LockMode } from '../../../src/analysis/types.js';
 import { createTestDatabase } from '../../helpers/db.js';
 import type { TestDatabase } from '../../helpers/db.js';
@@ -9,19 +10,6 @@ import type { TestDatabase } from '../../helpers/db.js';
  * Cross-checks the classifier's lock table against the real server: each statement runs
  * in a transaction that is rolled back, and `pg_locks` shows what it actually holds.
  */
-
-const PG_MODES: Readonly<Record<string, LockMode>> = {
-  AccessShareLock: 'ACCESS SHARE',
-  RowShareLock: 'ROW SHARE',
-  RowExclusiveLock: 'ROW EXCLUSIVE',
-  ShareUpdateExclusiveLock: 'SHARE UPDATE EXCLUSIVE',
-  ShareLock: 'SHARE',
-  ShareRowExclusiveLock: 'SHARE ROW EXCLUSIVE',
-  ExclusiveLock: 'EXCLUSIVE',
-  AccessExclusiveLock: 'ACCESS EXCLUSIVE',
-};
-
-const RANK: readonly LockMode[] = Object.values(PG_MODES);
 
 const FIXTURE = `
   CREATE SCHEMA app;
@@ -130,10 +118,9 @@ async function heldLocks(knex: Knex, sql: string, relations: readonly string[]):
       );
       for (const row of result.rows) {
         const name = oids.get(Number(row.relation));
-        const mode = PG_MODES[row.mode];
+        const mode = lockModeOfPgLocks(row.mode);
         if (!name || !mode) continue;
-        const previous = held.get(name) ?? null;
-        if (!previous || RANK.indexOf(mode) > RANK.indexOf(previous)) held.set(name, mode);
+        held.set(name, strongerLock(held.get(name) ?? null, mode));
       }
       throw new Rollback();
     });
