@@ -8,6 +8,7 @@ import type { CheckResult } from '../../checks/index.js';
 import { findingsSummary } from '../format.js';
 import { palette } from '../output.js';
 import { Locator } from './locate.js';
+import { findingText } from './finding-text.js';
 
 /** Escapes a workflow command's message: `%`, CR and LF, as GitHub's toolkit does. */
 export function escapeData(value: string): string {
@@ -23,14 +24,6 @@ function command(finding: CheckFinding): 'error' | 'warning' | 'notice' {
   return finding.severity === 'info' ? 'notice' : finding.severity;
 }
 
-function body(finding: CheckFinding): string {
-  const parts = [finding.message];
-  if (finding.allowed) parts.push(`Allowed by config.allowUnsafe: ${finding.allowed.reason}`);
-  else if (finding.smallTable) parts.push(`Small table: ${finding.smallTable.note}`);
-  else if (finding.hint) parts.push(`Safe alternative:\n${finding.hint}`);
-  return parts.join('\n\n');
-}
-
 /** The annotations of a `check` run, one line each, and a plain summary line. */
 export function checkGithub(input: { migrations: readonly MigrationReport[]; result: CheckResult; root: string }): string {
   const locator = new Locator(input.migrations, input.root);
@@ -40,7 +33,7 @@ export function checkGithub(input: { migrations: readonly MigrationReport[]; res
       ...(location.file === null ? [] : [`file=${escapeProperty(location.file)}`, `line=${location.line}`]),
       `title=${escapeProperty(`knex-zd ${finding.code}${finding.migration ? ` in ${finding.migration}` : ''}`)}`,
     ];
-    return `::${command(finding)} ${properties.join(',')}::${escapeData(body(finding))}`;
+    return `::${command(finding)} ${properties.join(',')}::${escapeData(findingText(finding))}`;
   });
   const count = input.migrations.length;
   lines.push(`knex-zd check: ${count} migration${count === 1 ? '' : 's'}, ${findingsSummary(input.result.findings, palette(false))}`);

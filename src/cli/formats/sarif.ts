@@ -8,6 +8,7 @@ import type { CheckFinding, MigrationReport } from '../../analysis/migration-typ
 import type { CheckResult, CheckRule } from '../../checks/index.js';
 import { Locator } from './locate.js';
 import { toolInfo } from './tool.js';
+import { findingText } from './finding-text.js';
 
 /** The schema a SARIF 2.1.0 log names. */
 export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
@@ -16,14 +17,6 @@ const INFORMATION_URI = 'https://www.npmjs.com/package/knex-zero-downtime';
 
 function level(finding: CheckFinding): 'error' | 'warning' | 'note' {
   return finding.severity === 'info' ? 'note' : finding.severity;
-}
-
-function text(finding: CheckFinding): string {
-  const parts = [finding.message];
-  if (finding.allowed) parts.push(`Allowed by config.allowUnsafe: ${finding.allowed.reason}`);
-  else if (finding.smallTable) parts.push(`Small table: ${finding.smallTable.note}`);
-  else if (finding.hint) parts.push(`Safe alternative:\n${finding.hint}`);
-  return parts.join('\n\n');
 }
 
 /** The SARIF log of a `check` run, as an object (see {@link checkSarif} for the text). */
@@ -64,7 +57,7 @@ export function sarifLog(input: { migrations: readonly MigrationReport[]; result
             ruleId: finding.code,
             ruleIndex: index.get(finding.code)!,
             level: level(finding),
-            message: { text: text(finding) },
+            message: { text: findingText(finding) },
             // A finding of a migration whose file is unknown (a custom migration source) has no physical location.
             locations: [
               {
