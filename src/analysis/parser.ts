@@ -152,3 +152,23 @@ function stripSemicolon(text: string): string {
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Walks a parse tree depth first, through arrays and objects, calling `visit` with each object
+ * entry (`{ RangeVar: {…} }` gives `'RangeVar'` and its body) before descending into it. `visit`
+ * returns `'skip'` to leave that entry's subtree out, or `'stop'` to end the walk. Returns false
+ * when stopped.
+ */
+export function walkParseTree(value: unknown, visit: (key: string, child: unknown) => 'skip' | 'stop' | undefined): boolean {
+  if (Array.isArray(value)) {
+    for (const item of value) if (!walkParseTree(item, visit)) return false;
+    return true;
+  }
+  if (value === null || typeof value !== 'object') return true;
+  for (const [key, child] of Object.entries(value as PgNode)) {
+    const next = visit(key, child);
+    if (next === 'stop') return false;
+    if (next !== 'skip' && !walkParseTree(child, visit)) return false;
+  }
+  return true;
+}

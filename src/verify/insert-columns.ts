@@ -5,7 +5,7 @@
  * which is the classic way old code breaks after a new column. Views are followed to the table
  * they insert into, as PostgreSQL's automatically updatable views do.
  */
-import type { PgNode } from '../analysis/parser.js';
+import { walkParseTree, type PgNode } from '../analysis/parser.js';
 
 /** What one row gives a column: a value, the column's default (left out or `DEFAULT`), or a literal NULL. */
 export type ColumnGiven = 'value' | 'default' | 'null';
@@ -86,21 +86,15 @@ function givenBySource(select: PgNode | undefined): ColumnGiven[] | null {
 /** Every INSERT in a statement's parse tree (top level and in WITH clauses). */
 export function insertTargets(node: PgNode): InsertTarget[] {
   const out: InsertTarget[] = [];
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item);
-      return;
-    }
-    if (value === null || typeof value !== 'object') return;
-    const insert = (value as PgNode).InsertStmt as PgNode | undefined;
+  walkParseTree(node, (key, child) => {
+    const insert = key === 'InsertStmt' ? (child as PgNode | undefined) : undefined;
     if (insert?.relation) {
       const relation = insert.relation as PgNode;
       const columns = Array.isArray(insert.cols) ? (insert.cols as PgNode[]).map((c) => String(unwrap(c, 'ResTarget')?.name)) : null;
       out.push({ schema: (relation.schemaname as string | undefined) ?? null, table: String(relation.relname), columns, given: givenBySource(insert.selectStmt as PgNode | undefined) });
     }
-    for (const child of Object.values(value as PgNode)) visit(child);
-  };
-  visit(node);
+    return undefined;
+  });
   return out;
 }
 

@@ -4,7 +4,7 @@
  * transaction is not enough on its own: it does not stop a string with its own `COMMIT`, nor
  * `dblink_exec`, `pg_terminate_backend` or `pg_advisory_lock` (see ARCHITECTURE.md).
  */
-import type { PgNode } from '../parser.js';
+import { walkParseTree, type PgNode } from '../parser.js';
 
 /** Why a statement is not sent to the target, or `null` when it may be (as a read). */
 export type ReadVerdict = { readonly read: true; readonly functions: readonly QualifiedFunction[] } | { readonly read: false; readonly reason: string };
@@ -48,40 +48,31 @@ export function judgeRead(node: PgNode): ReadVerdict {
   if (kind === 'SelectStmt' && body.intoClause) return { read: false, reason: 'SELECT … INTO creates a table' };
   const functions: QualifiedFunction[] = [];
   let refusal: string | null = null;
-  const visit = (value: unknown): void => {
-    if (refusal) return;
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item);
-      return;
+  walkParseTree(body, (key, child) => {
+    if (key === 'InsertStmt' || key === 'UpdateStmt' || key === 'DeleteStmt' || key === 'MergeStmt') {
+      refusal = 'a data-modifying WITH writes';
+      return 'stop';
     }
-    if (value === null || typeof value !== 'object') return;
-    for (const [key, child] of Object.entries(value as PgNode)) {
-      if (key === 'InsertStmt' || key === 'UpdateStmt' || key === 'DeleteStmt' || key === 'MergeStmt') {
-        refusal = 'a data-modifying WITH writes';
-        return;
-      }
-      if (key === 'lockingClause' && Array.isArray(child) && child.length > 0) {
-        refusal = 'FOR UPDATE/SHARE locks rows';
-        return;
-      }
-      if (key === 'FuncCall') {
-        const parts = (((child as PgNode).funcname ?? []) as PgNode[]).map((p) => String(p.String?.sval ?? ''));
-        const name = parts.at(-1) ?? '';
-        const schema = parts.length > 1 ? (parts.at(-2) ?? null) : null;
-        if (NEVER.test(name)) {
-          refusal = `${name}() has effects beyond this read`;
-          return;
-        }
-        if (schema !== null && schema !== 'pg_catalog') {
-          refusal = `${schema}.${name}() is not a built-in function`;
-          return;
-        }
-        functions.push({ schema, name });
-      }
-      visit(child);
+    if (key === 'lockingClause' && Array.isArray(child) && child.length > 0) {
+      refusal = 'FOR UPDATE/SHARE locks rows';
+      return 'stop';
     }
-  };
-  visit(body);
+    if (key === 'FuncCall') {
+      const parts = (((child as PgNode).funcname ?? []) as PgNode[]).map((p) => String(p.String?.sval ?? ''));
+      const name = parts.at(-1) ?? '';
+      const schema = parts.length > 1 ? (parts.at(-2) ?? null) : null;
+      if (NEVER.test(name)) {
+        refusal = `${name}() has effects beyond this read`;
+        return 'stop';
+      }
+      if (schema !== null && schema !== 'pg_catalog') {
+        refusal = `${schema}.${name}() is not a built-in function`;
+        return 'stop';
+      }
+      functions.push({ schema, name });
+    }
+    return undefined;
+  });
   if (refusal) return { read: false, reason: refusal };
   return { read: true, functions };
 }

@@ -2,7 +2,7 @@
 import type { Stage } from '../../stages.js';
 import { isSerial } from '../column-types.js';
 import { createIndexBlocking } from '../findings.js';
-import type { PgNode } from '../parser.js';
+import { walkParseTree, type PgNode } from '../parser.js';
 import type { LockMode } from '../types.js';
 import { columnFacts, constrainedColumns, foreignKeyReference, modelColumn, rememberConstraint } from './alter-table.js';
 import { queryLocks } from './dml.js';
@@ -203,20 +203,11 @@ export function relationLevelNeutral(statement: StatementBuilder, rangeVar: PgNo
 /** Keys of the relations a view's query reads (its RangeVars, resolved by the model). */
 function readsOf(model: SchemaModel, query: unknown): string[] {
   const out = new Set<string>();
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item);
-      return;
-    }
-    if (value === null || typeof value !== 'object') return;
-    for (const [key, child] of Object.entries(value as PgNode)) {
-      if (key === 'RangeVar') {
-        const table = tableOf(child as PgNode);
-        const resolved = model.resolve(table);
-        if (resolved) out.add(resolved);
-      } else visit(child);
-    }
-  };
-  visit(query);
+  walkParseTree(query, (key, child) => {
+    if (key !== 'RangeVar') return undefined;
+    const resolved = model.resolve(tableOf(child as PgNode));
+    if (resolved) out.add(resolved);
+    return 'skip';
+  });
   return [...out];
 }

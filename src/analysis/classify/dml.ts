@@ -1,7 +1,7 @@
 /** INSERT, UPDATE, DELETE, MERGE, SELECT and COPY: the locks a query takes on what it reads and writes. */
 import { wholeTableChange } from '../findings.js';
 import type { TableName } from '../findings.js';
-import type { PgNode } from '../parser.js';
+import { walkParseTree, type PgNode } from '../parser.js';
 import type { LockMode } from '../types.js';
 import { tableOf } from './names.js';
 import { splitTopLevel, topLevelWords } from './source-text.js';
@@ -48,27 +48,19 @@ export function classifyCopy(statement: StatementBuilder, body: PgNode): void {
 export function queryLocks(statement: StatementBuilder, query: unknown): void {
   const found: { table: TableName; mode: LockMode }[] = [];
   const cteNames = new Set<string>();
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item);
-      return;
+  walkParseTree(query, (key, child) => {
+    const node = child as PgNode;
+    if (key === 'RangeVar') {
+      found.push({ table: tableOf(node), mode: 'ACCESS SHARE' });
+    } else if (DML_TARGETS[key] && node.relation) {
+      found.push({ table: tableOf(node.relation), mode: 'ROW EXCLUSIVE' });
+    } else if (key === 'SelectStmt' && node.lockingClause) {
+      lockingClauseTargets(node, found);
+    } else if (key === 'CommonTableExpr' && typeof node.ctename === 'string') {
+      cteNames.add(node.ctename);
     }
-    if (value === null || typeof value !== 'object') return;
-    const node = value as PgNode;
-    for (const [key, child] of Object.entries(node)) {
-      if (key === 'RangeVar') {
-        found.push({ table: tableOf(child as PgNode), mode: 'ACCESS SHARE' });
-      } else if (DML_TARGETS[key] && (child as PgNode).relation) {
-        found.push({ table: tableOf((child as PgNode).relation), mode: 'ROW EXCLUSIVE' });
-      } else if (key === 'SelectStmt' && (child as PgNode).lockingClause) {
-        lockingClauseTargets(child as PgNode, found);
-      } else if (key === 'CommonTableExpr' && typeof (child as PgNode).ctename === 'string') {
-        cteNames.add((child as PgNode).ctename as string);
-      }
-      visit(child);
-    }
-  };
-  visit(query);
+    return undefined;
+  });
   for (const { table, mode } of found) {
     if (table.schema === null && cteNames.has(table.table)) continue;
     statement.lock(table.display, mode);

@@ -4,7 +4,7 @@
  * programs. A statement whose effects reach beyond the shadow database is recorded and
  * classified from its text, never run there (ARCHITECTURE.md, facts).
  */
-import type { PgNode } from '../parser.js';
+import { walkParseTree, type PgNode } from '../parser.js';
 
 /** Whether a statement may run in the shadow, and why not. */
 export type SandboxVerdict = { readonly run: true } | { readonly run: false; readonly reason: string };
@@ -72,24 +72,12 @@ export function sandboxVerdict(node: PgNode): SandboxVerdict {
     if (match) return { run: false, reason: `its body uses ${match[0].trim()}, which reaches beyond the shadow database` };
   }
   let found: string | null = null;
-  const visit = (value: unknown): void => {
-    if (found) return;
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item);
-      return;
-    }
-    if (value === null || typeof value !== 'object') return;
-    for (const [key, child] of Object.entries(value as PgNode)) {
-      if (key === 'FuncCall') {
-        const name = String((((child as PgNode).funcname ?? []) as PgNode[]).at(-1)?.String?.sval ?? '');
-        if (BEYOND.test(name)) {
-          found = `${name}() reaches beyond the shadow database`;
-          return;
-        }
-      }
-      visit(child);
-    }
-  };
-  visit(body);
+  walkParseTree(body, (key, child) => {
+    if (key !== 'FuncCall') return undefined;
+    const name = String((((child as PgNode).funcname ?? []) as PgNode[]).at(-1)?.String?.sval ?? '');
+    if (!BEYOND.test(name)) return undefined;
+    found = `${name}() reaches beyond the shadow database`;
+    return 'stop';
+  });
   return found ? { run: false, reason: found } : { run: true };
 }
