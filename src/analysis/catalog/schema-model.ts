@@ -198,19 +198,24 @@ export class SchemaModel {
 
   /** The key a name resolves to; `null` when known to be absent; `undefined` when unknown. */
   resolve(name: RelationName): string | null | undefined {
+    return this.resolveIn(this.relations, this.unqualified, name);
+  }
+
+  /** `name` resolved among `entries`: its schema, else the search path, else where it resolved when read. */
+  private resolveIn(entries: ReadonlyMap<string, unknown>, unqualified: ReadonlyMap<string, string | null>, name: RelationName): string | null | undefined {
     if (name.schema !== null) {
       const key = relationKey(name.schema, name.table);
-      const entry = this.relations.get(key);
+      const entry = entries.get(key);
       return entry === undefined ? undefined : entry === ABSENT ? null : key;
     }
     for (const schema of this.searchPath) {
-      const entry = this.relations.get(relationKey(schema, name.table));
+      const entry = entries.get(relationKey(schema, name.table));
       if (entry !== undefined && entry !== ABSENT) return relationKey(schema, name.table);
     }
-    const alias = this.unqualified.get(name.table);
+    const alias = unqualified.get(name.table);
     if (alias === undefined) return undefined;
     if (alias === null) return null;
-    return this.relations.get(alias) === ABSENT ? null : alias;
+    return entries.get(alias) === ABSENT ? null : alias;
   }
 
   /** The relation, `null` when known absent, `undefined` when unknown. */
@@ -236,19 +241,7 @@ export class SchemaModel {
   }
 
   private resolveIndex(name: RelationName): string | null | undefined {
-    if (name.schema !== null) {
-      const key = relationKey(name.schema, name.table);
-      const entry = this.indexes.get(key);
-      return entry === undefined ? undefined : entry === ABSENT ? null : key;
-    }
-    for (const schema of this.searchPath) {
-      const entry = this.indexes.get(relationKey(schema, name.table));
-      if (entry !== undefined && entry !== ABSENT) return relationKey(schema, name.table);
-    }
-    const alias = this.unqualifiedIndexes.get(name.table);
-    if (alias === undefined) return undefined;
-    if (alias === null) return null;
-    return this.indexes.get(alias) === ABSENT ? null : alias;
+    return this.resolveIn(this.indexes, this.unqualifiedIndexes, name);
   }
 
   /** An index by name, `null` when known absent, `undefined` when unknown. */
