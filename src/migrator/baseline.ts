@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { nearbyNames } from '../suggest.js';
 
 /** A migration's name without its extension (`20240101_add_users.js` → `20240101_add_users`). */
 function stem(name: string): string {
@@ -21,7 +22,7 @@ export function baselineNames(names: readonly string[], startAfter: string | nul
     if (matches.length === 1) index = matches[0];
   }
   if (index < 0) {
-    const near = names.filter((name) => name.slice(0, 8) === startAfter.slice(0, 8)).slice(0, 5);
+    const near = nearbyNames(startAfter, names, 5);
     const hint = near.length > 0 ? ` Migrations with a similar name: ${near.join(', ')}.` : names.length > 0 ? ` The last migration is ${names.at(-1)}.` : ' There are no migrations.';
     throw new ConfigError(
       `zeroDowntime.startAfter is ${JSON.stringify(startAfter)}, which is not a migration in ${where}.${hint} ` +

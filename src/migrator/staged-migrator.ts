@@ -567,8 +567,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
     private async baseline(): Promise<ReadonlySet<string>> {
       if (this.settings.startAfter === null) return new Set();
       const names = (await this.allInfos()).map((info) => this.source.getMigrationName(info));
-      const directory = this.config.directory ?? './migrations';
-      return baselineNames(names, this.settings.startAfter, `the migrations directory (${[directory].flat().join(', ')})`);
+      return baselineNames(names, this.settings.startAfter, customSource ? this.location : `the migrations directory (${this.location})`);
     }
 
     private async loadAll(): Promise<Loaded[]> {
