@@ -14,9 +14,9 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { createTestDatabase } from '../helpers/db.js';
-import { BACKSTAGE_SETS, migrationFiles, migrationsOf } from './backstage.js';
+import { BACKSTAGE_SETS, corpusKnex, migrationFiles, migrationsOf } from './backstage.js';
 
 interface Finding {
   readonly code: string;
@@ -34,10 +34,6 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const root = path.resolve(args.find((a) => !a.startsWith('--')) ?? '.');
 const pkg = (await import(pathToFileURL(path.join(root, 'dist/index.js')).href)) as Package;
-
-function knexFor(url: string, directory: string, zeroDowntime?: Record<string, unknown>): Knex {
-  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 4 }, migrations: { directory, loadExtensions: ['.js'] }, ...(zeroDowntime ? { zeroDowntime } : {}) } as Knex.Config);
-}
 
 function byCode(findings: readonly Finding[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -70,7 +66,7 @@ for (const set of BACKSTAGE_SETS) {
   const directory = await migrationsOf(set);
   const files = await migrationFiles(set);
   const fresh = await withDatabase(async (url) => {
-    const knex = knexFor(url, directory, {});
+    const knex = corpusKnex(url, directory, {});
     try {
       return byCode((await pkg.createStagedMigrator(knex).planLatest()).checks.findings);
     } finally {
@@ -78,9 +74,9 @@ for (const set of BACKSTAGE_SETS) {
     }
   });
   const adopted = await withDatabase(async (url) => {
-    const plain = knexFor(url, directory);
+    const plain = corpusKnex(url, directory);
     await plain.migrate.latest().finally(() => plain.destroy());
-    const knex = knexFor(url, directory, { startAfter: files.at(-1) });
+    const knex = corpusKnex(url, directory, { startAfter: files.at(-1) });
     return attempt(async () => byCode((await pkg.createStagedMigrator(knex).check()).result.findings)).finally(() => knex.destroy());
   });
   rows.push({ set: set.name, migrations: files.length, fresh, adopted });

@@ -9,6 +9,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import knexFactory, { type Knex } from 'knex';
 
 const run = promisify(execFile);
 
@@ -54,4 +55,9 @@ export async function migrationsOf(set: CorpusSet): Promise<string> {
 /** The migration files of a set, in knex's order. */
 export async function migrationFiles(set: CorpusSet): Promise<string[]> {
   return (await readdir(await migrationsOf(set))).filter((f) => f.endsWith('.js')).sort();
+}
+
+/** A knex instance on `url` for a set's migrations (`.js` files), with a `zeroDowntime` option when given. */
+export function corpusKnex(url: string, directory: string, zeroDowntime?: Record<string, unknown>): Knex {
+  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 4 }, migrations: { directory, loadExtensions: ['.js'] }, ...(zeroDowntime ? { zeroDowntime } : {}) } as Knex.Config);
 }

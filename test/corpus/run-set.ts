@@ -4,7 +4,7 @@
  * measures what the issue asks: analysis errors, planned vs executed SQL, false rewrites,
  * predicted vs traced locks, identical schemas, and what a default configuration refuses.
  */
-import knexFactory, { type Knex } from 'knex';
+import knexFactory from 'knex';
 import { fingerprintSync, loadModule, parseSync } from 'libpg-query';
 import pg from 'pg';
 import { checkRules } from '../../src/checks/index.js';
@@ -12,7 +12,7 @@ import { createStagedMigrator, type MigrationPlan } from '../../src/migrator/sta
 import { lockDisagreement } from '../../src/analysis/shadow/tracer.js';
 import type { MigrationReport } from '../../src/analysis/migration-types.js';
 import { createTestDatabase } from '../helpers/db.js';
-import { migrationsOf, type CorpusSet } from './backstage.js';
+import { corpusKnex, migrationsOf, type CorpusSet } from './backstage.js';
 import { schemaDiff, schemaLines } from './schema.js';
 
 /** What one run of a set measured. */
@@ -81,10 +81,6 @@ function lenientChecks(): Record<string, 'warning'> {
   return Object.fromEntries(checkRules().map((rule) => [rule.id, 'warning'] as const));
 }
 
-function knexFor(url: string, directory: string, zeroDowntime: Record<string, unknown>): Knex {
-  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 4 }, migrations: { directory, loadExtensions: ['.js'] }, zeroDowntime } as Knex.Config);
-}
-
 /** The schema plain knex builds from the set. */
 export async function referenceSchema(set: CorpusSet): Promise<string[]> {
   const directory = await migrationsOf(set);
@@ -106,8 +102,8 @@ export async function runSet(set: CorpusSet, mode: 'shadow' | 'capture', referen
   const directory = await migrationsOf(set);
   const shadow = mode === 'shadow' ? 'auto' : false;
   const db = await createTestDatabase(`zd_corpus_${mode}`);
-  const strict = knexFor(db.url, directory, { shadow });
-  const lenient = knexFor(db.url, directory, { shadow, checks: lenientChecks() });
+  const strict = corpusKnex(db.url, directory, { shadow });
+  const lenient = corpusKnex(db.url, directory, { shadow, checks: lenientChecks() });
   try {
     const started = performance.now();
     const plan = await createStagedMigrator(strict).planLatest();

@@ -6,13 +6,12 @@
  * of them run in their safe form, and applies the half with `safeByDefault` (the other refusals as
  * warnings): the safe forms' steps against what the driver sent, and the schema against plain knex's.
  */
-import knexFactory, { type Knex } from 'knex';
 import { checkRules } from '../../src/checks/index.js';
 import { createStagedMigrator } from '../../src/migrator/staged-migrator.js';
 import { SAFE_FORM_FINDING } from '../../src/safe-by-default/candidate.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { actions, recordDriver } from '../integration/safe-by-default/support.js';
-import { BACKSTAGE_SETS, migrationFiles, migrationsOf } from './backstage.js';
+import { BACKSTAGE_SETS, corpusKnex, migrationFiles, migrationsOf } from './backstage.js';
 import { referenceSchema } from './run-set.js';
 import { schemaDiff, schemaLines } from './schema.js';
 
@@ -21,22 +20,18 @@ const wanted = process.argv[2]?.split(',');
 const rows: string[] = [];
 const totals = [0, 0, 0, 0, 0, 0];
 
-function knexFor(url: string, directory: string, zeroDowntime?: Record<string, unknown>): Knex {
-  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 4 }, migrations: { directory, loadExtensions: ['.js'] }, ...(zeroDowntime ? { zeroDowntime } : {}) } as Knex.Config);
-}
-
 for (const set of BACKSTAGE_SETS.filter((s) => !wanted || wanted.includes(s.name))) {
   const directory = await migrationsOf(set);
   const files = await migrationFiles(set);
   const applied = Math.floor(files.length / 2);
   const reference = await referenceSchema(set);
   const db = await createTestDatabase('safe_corpus');
-  const plain = knexFor(db.url, directory);
+  const plain = corpusKnex(db.url, directory);
   const base = { shadow: false, checks: { smallTable: 0 } };
-  const without = knexFor(db.url, directory, base);
-  const withSafe = knexFor(db.url, directory, { ...base, safeByDefault: true });
+  const without = corpusKnex(db.url, directory, base);
+  const withSafe = corpusKnex(db.url, directory, { ...base, safeByDefault: true });
   const lenient = Object.fromEntries(checkRules().filter((r) => !REWRITABLE.has(r.id)).map((r) => [r.id, 'warning']));
-  const applying = knexFor(db.url, directory, { ...base, safeByDefault: true, checks: { ...lenient, smallTable: 0 } });
+  const applying = corpusKnex(db.url, directory, { ...base, safeByDefault: true, checks: { ...lenient, smallTable: 0 } });
   try {
     for (let i = 0; i < applied; i++) await plain.migrate.up();
     const before = await createStagedMigrator(without).planLatest();
