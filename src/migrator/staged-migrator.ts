@@ -359,7 +359,7 @@ export function createStagedMigrator(knex: Knex, options: StagedMigratorOptions 
         stageSource: m.stageSource,
         baseline: exempt.has(m.name),
       }));
-      const gone: MigrationStatus[] = missing.map((name) => ({ name, state: 'missing', batch: batches.get(name) ?? null, stage: null, stageSource: null, baseline: exempt.has(name) }));
+      const gone: MigrationStatus[] = missing.map((name) => ({ name, state: 'missing', batch: batches.get(name) ?? null, stage: null, stageSource: null, baseline: false }));
       return [...listed, ...gone].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     }
 
